@@ -1,0 +1,32 @@
+# `make demo` and `make test` set everything up on a fresh machine, then run.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.mmkd-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: demo test install system-deps clean
+
+demo: install
+	$(PY) tools/run_experiment.py configs/experiments/digits_kd.py
+
+test: install
+	$(PY) -m pytest tests -q
+
+install: system-deps $(STAMP)
+
+# open3d needs libusb-1.0 (ImportError: libusb-1.0.so.0 otherwise).
+system-deps:
+	@if ! ldconfig -p | grep -q 'libusb-1.0.so.0'; then \
+		echo 'installing libusb-1.0-0 for open3d'; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libusb-1.0-0; \
+	fi
+
+$(STAMP): setup.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf work_dirs

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``tools/benchmark.py``: each writes JSON and a row in docs/BENCHMARKS.md."""

@@ -1,0 +1,111 @@
+"""Offline, self- and multi-teacher distillation of one student: the ``Distill`` algorithm.
+
+``loss()`` runs every teacher without gradients in its configured mode, then the student in
+``'loss'`` mode with the recorders live, and returns the student's own losses as
+``student.<name>`` plus the distiller's ``distill.<name>`` losses. The stock MMEngine runner
+trains it; ``predict`` and ``tensor`` modes are the student's.
+"""
+from typing import Any, Dict, List, Optional, Union
+
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from mmkd.registry import MODELS
+from ..distiller import Distiller
+from ..teacher import TeacherSpec
+
+
+def run_model(model: nn.Module, inputs: Any, data_samples: Any, mode: str) -> Any:
+    """Call an MMEngine model as ``model(inputs, data_samples, mode)``, a plain module as
+    ``model(inputs)``."""
+    if isinstance(model, BaseModel):
+        return model(inputs, data_samples, mode=mode)
+    return model(inputs)
+
+
+def cast_floats(inputs: Any, dtype: torch.dtype) -> Any:
+    """Cast the floating tensors in ``inputs`` (a tensor, list or dict of them) to ``dtype``."""
+    if torch.is_tensor(inputs):
+        return inputs.to(dtype) if inputs.is_floating_point() else inputs
+    if isinstance(inputs, (list, tuple)):
+        return type(inputs)(cast_floats(x, dtype) for x in inputs)
+    if isinstance(inputs, dict):
+        return {k: cast_floats(v, dtype) for k, v in inputs.items()}
+    return inputs
+
+
+@MODELS.register_module()
+class Distill(BaseModel):
+    """A student, named teachers and a distiller.
+
+    Args:
+        student: the student's model config (or module).
+        teachers: teacher name -> teacher spec (see :mod:`mmkd.distill.teacher`). May be empty
+            for self-distillation between the student's own layers.
+        distiller: the distiller config (see :mod:`mmkd.distill.distiller`); its recorders are
+            keyed by ``'student'`` and the teacher names.
+        student_loss_weight: factor on the student's own task losses (0 for pure distillation).
+        data_preprocessor: defaults to the student's own.
+    """
+
+    def __init__(self,
+                 student: Union[dict, nn.Module],
+                 distiller: dict,
+                 teachers: Optional[Dict[str, dict]] = None,
+                 student_loss_weight: float = 1.0,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        student = MODELS.build(student) if isinstance(student, dict) else student
+        if data_preprocessor is None and isinstance(student, BaseModel):
+            data_preprocessor = student.data_preprocessor
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.student = student
+        self.teacher_specs: Dict[str, TeacherSpec] = {}
+        self.teachers = nn.ModuleDict()
+        for name, cfg in (teachers or {}).items():
+            if name in ('student', 'batch'):
+                raise KeyError(f'model.teachers.{name}: {name!r} is reserved, pick another name')
+            spec = TeacherSpec(name, **cfg)
+            self.teacher_specs[name] = spec
+            self.teachers[name] = spec.build(self.student)
+        self.student_loss_weight = student_loss_weight
+        half_teachers = tuple(n for n, s in self.teacher_specs.items() if s.dtype != torch.float32)
+        self.distiller = Distiller(dict(student=self.student, **self.teachers),
+                                   float_models=half_teachers, **distiller)
+        self.train(True)
+
+    def train(self, mode: bool = True) -> 'Distill':
+        super().train(mode)
+        for name, spec in self.teacher_specs.items():
+            spec.set_mode(self.teachers[name], mode)
+        return self
+
+    def init_weights(self) -> None:
+        """Initialise the student and connectors; loaded teachers are left untouched and EMA
+        teachers restart from the initialised student."""
+        for module in (self.student, *self.distiller.connectors.values()):
+            if hasattr(module, 'init_weights'):
+                module.init_weights()
+        for name, spec in self.teacher_specs.items():
+            if spec.ema_of_student:
+                self.teachers[name].load_state_dict(self.student.state_dict())
+
+    def loss(self, inputs: Any, data_samples: Any = None) -> Dict[str, Tensor]:
+        for name, spec in self.teacher_specs.items():
+            teacher = self.teachers[name]
+            if spec.ema_of_student and self.training:
+                spec.update_ema(teacher, self.student)
+            with torch.no_grad(), self.distiller.recording(name):
+                run_model(teacher, cast_floats(inputs, spec.dtype), data_samples, 'tensor')
+        with self.distiller.recording('student'):
+            student_losses = run_model(self.student, inputs, data_samples, 'loss')
+        losses = {f'student.{k}': v * self.student_loss_weight if 'loss' in k else v
+                  for k, v in student_losses.items()}
+        losses.update(self.distiller.compute_losses(data_samples))
+        return losses
+
+    def forward(self, inputs: Any, data_samples: Any = None, mode: str = 'tensor') -> Any:
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        return run_model(self.student, inputs, data_samples, mode)

@@ -1,0 +1,26 @@
+"""Helpers shared by the logit losses."""
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def kl_div_with_temperature(student_logits: Tensor, teacher_probs: Tensor,
+                            temperature: float) -> Tensor:
+    """``T^2 * KL(teacher_probs || softmax(student_logits / T))``, "batchmean" reduced.
+
+    Classes are on dim 1. The KL is summed over classes and averaged over every other position
+    (samples, and pixels or points for dense outputs), so for ``[N, C]`` inputs it is PyTorch's
+    ``reduction='batchmean'``, never the per-element ``'mean'`` that divides by C as well. The
+    ``T^2`` factor keeps gradient magnitudes comparable across temperatures (Hinton et al. 2015).
+    """
+    log_p_student = F.log_softmax(student_logits / temperature, dim=1)
+    kl = (teacher_probs * (torch.log(teacher_probs.clamp_min(1e-12)) - log_p_student)).sum(1)
+    return kl.mean() * temperature ** 2
+
+
+def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
+    """Raise a ValueError that names both tensors when their shapes differ."""
+    if a.shape != b.shape:
+        raise ValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
+                         f'{tuple(b.shape)}; they must match (add a connector on the student '
+                         f'side to map one onto the other)')

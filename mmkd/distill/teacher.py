@@ -1,0 +1,84 @@
+"""Teachers: frozen (or EMA) models with a mode, a dtype and a checkpoint.
+
+A teacher spec in a config::
+
+    teachers=dict(
+        teacher=dict(model=dict(type='DigitsCNN', ...),     # any MODELS config
+                     checkpoint='work_dirs/teacher/epoch_30.pth',
+                     prefix=None,        # e.g. 'student.' to take a distilled student as teacher
+                     mode='eval',        # 'eval' | 'norm_eval' | 'train'
+                     dtype='float32'),   # 'float32' | 'float16' | 'bfloat16'
+        ema=dict(ema_of_student=True, momentum=0.999))      # self-distillation target
+
+``eval`` puts the whole teacher in eval mode (BatchNorm statistics, Dropout and DropPath off).
+``norm_eval`` keeps the teacher in the runner's mode except its normalisation layers, and
+``train`` keeps it in the runner's mode (Dropout on, BatchNorm updating its statistics).
+Teachers never receive gradients.
+"""
+import copy
+from typing import Optional
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmkd.engine.checkpoint import load_weights
+from mmkd.registry import MODELS
+
+TEACHER_MODES = ('eval', 'norm_eval', 'train')
+_DTYPES = {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}
+_NORM_LAYERS = (_BatchNorm, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm1d, nn.InstanceNorm2d,
+                nn.InstanceNorm3d)
+
+
+class TeacherSpec:
+    """How one teacher is built and run. See the module docstring for the config keys."""
+
+    def __init__(self, name: str, model: Optional[dict] = None, checkpoint: Optional[str] = None,
+                 prefix: Optional[str] = None, mode: str = 'eval', dtype: str = 'float32',
+                 ema_of_student: bool = False, momentum: float = 0.999) -> None:
+        where = f'model.teachers.{name}'
+        if mode not in TEACHER_MODES:
+            raise ValueError(f'{where}.mode: expected one of {TEACHER_MODES}, got {mode!r}')
+        if dtype not in _DTYPES:
+            raise ValueError(f'{where}.dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}')
+        if ema_of_student == (model is not None):
+            raise ValueError(f'{where}: give either model=... (a teacher config) or '
+                             f'ema_of_student=True, exactly one of them')
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f'{where}.momentum: expected 0 <= momentum < 1, got {momentum}')
+        self.name, self.where = name, where
+        self.model_cfg, self.checkpoint, self.prefix = model, checkpoint, prefix
+        self.mode, self.dtype = mode, _DTYPES[dtype]
+        self.ema_of_student, self.momentum = ema_of_student, momentum
+
+    def build(self, student: nn.Module) -> nn.Module:
+        """Build the teacher (or copy the student for an EMA teacher) and load its weights."""
+        if self.ema_of_student:
+            teacher = copy.deepcopy(student)
+        else:
+            teacher = MODELS.build(self.model_cfg)
+            if self.checkpoint is not None:
+                load_weights(teacher, self.checkpoint, f'{self.where}.checkpoint', self.prefix)
+        teacher.to(self.dtype)
+        teacher.requires_grad_(False)
+        return teacher
+
+    def set_mode(self, teacher: nn.Module, training: bool) -> None:
+        """Put the teacher in its configured mode, given the runner's mode."""
+        if self.mode == 'eval' or not training:
+            teacher.eval()
+            return
+        teacher.train()
+        if self.mode == 'norm_eval':
+            for module in teacher.modules():
+                if isinstance(module, _NORM_LAYERS):
+                    module.eval()
+
+    @torch.no_grad()
+    def update_ema(self, teacher: nn.Module, student: nn.Module) -> None:
+        """``teacher = momentum * teacher + (1 - momentum) * student``; buffers are copied."""
+        for t, s in zip(teacher.parameters(), student.parameters()):
+            t.mul_(self.momentum).add_(s.detach().to(t.dtype), alpha=1 - self.momentum)
+        for t, s in zip(teacher.buffers(), student.buffers()):
+            t.copy_(s)

@@ -1,0 +1,165 @@
+"""Safe checkpoint I/O: atomic writes, and ``weights_only`` loading of MMEngine checkpoints.
+
+torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7 checkpoints pickle a
+few types that are not plain tensors (its ``HistoryBuffer`` in the message hub, numpy arrays and
+scalars). :func:`allow_mmengine_checkpoint_types` allow-lists exactly those, so that resuming works
+while checkpoints from strangers (teachers) still cannot run code when loaded.
+"""
+import io
+import os
+import pickle
+import stat
+import os.path as osp
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.fileio import LocalBackend, register_backend
+
+try:
+    from numpy._core import multiarray as _multiarray
+except ImportError:  # numpy 1.x
+    from numpy.core import multiarray as _multiarray
+
+
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def _history_buffer_statistic(obj: Any, name: str) -> Any:
+    """Stands in for ``getattr`` while unpickling: MMEngine's ``HistoryBuffer`` pickles its
+    statistics methods as ``getattr(HistoryBuffer, 'min')`` and so on. Only those resolve."""
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); only HistoryBuffer statistics '
+        f'{_HISTORY_BUFFER_STATISTICS} are allowed')
+
+
+def allow_mmengine_checkpoint_types() -> None:
+    """Allow-list the non-tensor types a plain MMEngine checkpoint holds (idempotent)."""
+    from mmengine.logging import HistoryBuffer
+    dtype_classes = [type(np.dtype(name)) for name in (
+        'float64', 'float32', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool')]
+    torch.serialization.add_safe_globals([
+        HistoryBuffer, np.ndarray, np.dtype, *dtype_classes,
+        # numpy 2 pickles these under numpy._core, numpy 1 under numpy.core
+        *[(fn, f'{module}.multiarray.{fn.__name__}') for fn in (_multiarray._reconstruct,
+                                                               _multiarray.scalar)
+          for module in ('numpy._core', 'numpy.core')],
+        (_history_buffer_statistic, 'builtins.getattr'),
+    ])
+
+
+def atomic_write_bytes(data: bytes, path: Union[str, Path]) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = str(path)
+    directory = osp.dirname(osp.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(dir=directory, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, stat.S_IMODE(os.stat(path).st_mode) if osp.exists(path) else 0o666 & ~umask)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def atomic_torch_save(obj: Any, path: Union[str, Path]) -> None:
+    """``torch.save`` through a temporary file and an atomic rename."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(buffer.getvalue(), path)
+
+
+@register_backend('atomic_local')
+class AtomicLocalBackend(LocalBackend):
+    """MMEngine's local storage backend with atomic ``put`` and ``put_text``.
+
+    Select it for checkpoints with
+    ``default_hooks.checkpoint.backend_args = dict(backend='atomic_local')``: a run killed while
+    saving then leaves the previous checkpoint and ``last_checkpoint`` intact.
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        atomic_write_bytes(obj, filepath)
+
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+        atomic_write_bytes(obj.encode(encoding), filepath)
+
+
+def load_state_dict_file(path: Union[str, Path], where: str,
+                         prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
+    """Load a state dict from ``path`` safely (``weights_only=True`` or safetensors).
+
+    Accepts a raw state dict, an MMEngine checkpoint (``'state_dict'`` key) or a ``.safetensors``
+    file. With ``prefix`` (e.g. ``'student.'`` to take the student out of a distillation
+    checkpoint), only keys starting with it are kept, with the prefix removed.
+    ``where`` names the config key in error messages.
+    """
+    path = str(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{where}: checkpoint file {path!r} does not exist')
+    if path.endswith('.safetensors'):
+        from safetensors.torch import load_file
+        state_dict = load_file(path)
+    else:
+        allow_mmengine_checkpoint_types()
+        try:
+            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+        except Exception as err:
+            raise RuntimeError(f'{where}: cannot load checkpoint {path!r} with '
+                               f'weights_only=True: {err}') from err
+        if not isinstance(checkpoint, dict):
+            raise TypeError(f'{where}: checkpoint {path!r} holds a {type(checkpoint).__name__}, '
+                            f'expected a state dict')
+        state_dict = checkpoint.get('state_dict', checkpoint)
+    if prefix:
+        state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        if not state_dict:
+            raise KeyError(f'{where}: checkpoint {path!r} has no keys starting with {prefix!r}')
+    return state_dict
+
+
+def load_weights(model: torch.nn.Module, path: Union[str, Path], where: str,
+                 prefix: Optional[str] = None) -> None:
+    """Load a checkpoint into ``model`` strictly, with an error that lists what does not fit."""
+    state_dict = load_state_dict_file(path, where, prefix)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong_shape = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+                   for k, v in own.items()
+                   if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if missing or unexpected or wrong_shape:
+        lines = [f'{where}: checkpoint {str(path)!r} does not fit {type(model).__name__}:']
+        for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
+                            ('shape mismatches', wrong_shape)):
+            if keys:
+                lines.append(f'  {len(keys)} {label}, e.g. {keys[:5]}')
+        hint = _prefix_hint(state_dict, own)
+        if hint:
+            lines.append(f'  hint: set prefix={hint!r}')
+        raise KeyError('\n'.join(lines))
+    model.load_state_dict(state_dict, strict=True)
+
+
+def _prefix_hint(state_dict: Dict[str, Any], own: Dict[str, Any]) -> Optional[str]:
+    """The key prefix that, removed from the checkpoint's keys, would make them fit, if any."""
+    if not own:
+        return None
+    first = next(iter(own))
+    for key in state_dict:
+        if key.endswith('.' + first):
+            return key[:-len(first)]
+    return None

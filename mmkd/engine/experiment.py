@@ -1,0 +1,174 @@
+"""Experiments: a list of runs (teacher, scratch student, distilled students) trained in order,
+their test metrics collected into a report with "gap closed" per method.
+
+Experiment config::
+
+    work_dir = 'work_dirs/experiments/digits_kd'
+    metric = 'accuracy/top1'                  # the test metric the report compares
+    runs = [
+        dict(name='teacher', config='configs/digits/cnn_teacher_digits.py', reuse=True),
+        dict(name='scratch', config='configs/digits/cnn_student_digits.py'),
+        dict(name='KD', config='configs/digits/kd_cnn_digits.py', teacher_from='teacher'),
+    ]
+
+A run with ``reuse=True`` whose final checkpoint exists is evaluated, not retrained.
+``teacher_from`` points the run's teacher (``model.teachers.<teacher_key>.checkpoint``,
+``teacher_key`` defaulting to ``'teacher'``) at another run's final checkpoint.
+The teacher run is named ``teacher`` and the baseline ``scratch`` unless the config says
+``teacher_run``/``scratch_run``.
+"""
+import json
+import os
+import os.path as osp
+import time
+from typing import Any, Dict, List, Optional
+
+import torch
+from mmengine.config import Config
+
+from .checkpoint import atomic_write_bytes
+from .runner import build_runner, load_config
+
+
+def deployable_model(model: torch.nn.Module) -> torch.nn.Module:
+    """The network that ships: the student of a distillation algorithm, else the model."""
+    model = getattr(model, 'module', model)
+    if hasattr(model, 'student'):
+        return model.student
+    if hasattr(model, 'students'):
+        return model.students[model.predict_with]
+    return model
+
+
+def count_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@torch.no_grad()
+def latency_ms(model: torch.nn.Module, inputs: torch.Tensor, repeats: int = 50) -> float:
+    """Median CPU time of one forward on a single sample, in milliseconds."""
+    model.eval()
+    sample = inputs[:1]
+    for _ in range(5):
+        model(sample)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(sample)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * sorted(times)[len(times) // 2]
+
+
+def _final_checkpoint(work_dir: str) -> Optional[str]:
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return None
+    with open(marker) as f:
+        path = f.read().strip()
+    return path if osp.isfile(path) else None
+
+
+def run_one(run: Dict[str, Any], work_dir: str, done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
+    """Train (or reuse) one run and return its test metrics, params, latency and checkpoint."""
+    name = run['name']
+    options = dict(run.get('cfg_options') or {})
+    if run.get('teacher_from'):
+        source = run['teacher_from']
+        if source not in done:
+            raise KeyError(f"runs[{name}].teacher_from: run {source!r} has not run before "
+                           f'{name!r}; order the runs so the teacher comes first')
+        key = run.get('teacher_key', 'teacher')
+        options[f'model.teachers.{key}.checkpoint'] = done[source]['checkpoint']
+    cfg = load_config(run['config'], work_dir, options)
+    cfg.experiment_name = f"{name}_{time.strftime('%Y%m%d_%H%M%S')}"
+    checkpoint = _final_checkpoint(work_dir) if run.get('reuse') else None
+    if checkpoint is not None:
+        cfg.load_from = checkpoint
+        runner = build_runner(cfg)
+        print(f'[{name}] reusing {checkpoint}', flush=True)
+    else:
+        runner = build_runner(cfg)
+        runner.train()
+        checkpoint = _final_checkpoint(work_dir)
+    metrics = runner.test()
+    model = deployable_model(runner.model)
+    batch = next(iter(runner.test_dataloader))
+    inputs = runner.model.data_preprocessor(batch, False)['inputs']
+    result = dict(name=name, config=run['config'], work_dir=work_dir, checkpoint=checkpoint,
+                  metrics={k: float(v) for k, v in metrics.items()},
+                  params=count_params(model), latency_ms=latency_ms(model, inputs))
+    atomic_write_bytes(json.dumps(result, indent=2).encode(), osp.join(work_dir, 'result.json'))
+    return result
+
+
+def gap_closed(value: float, scratch: float, teacher: float) -> Optional[float]:
+    """``(value - scratch) / (teacher - scratch)``; None when the teacher is not better."""
+    if teacher <= scratch:
+        return None
+    return (value - scratch) / (teacher - scratch)
+
+
+def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: str,
+                 scratch_run: str) -> str:
+    """A markdown table of the runs with the metric, params, latency and gap closed."""
+    by_name = {r['name']: r for r in results}
+    teacher = by_name[teacher_run]['metrics'][metric] if teacher_run in by_name else None
+    scratch = by_name[scratch_run]['metrics'][metric] if scratch_run in by_name else None
+    lines = [f'| run | {metric} | params | CPU latency / sample (ms) | gap closed |',
+             '|---|---|---|---|---|']
+    for r in results:
+        value = r['metrics'][metric]
+        gap = ''
+        if r['name'] not in (teacher_run, scratch_run) and None not in (teacher, scratch):
+            closed = gap_closed(value, scratch, teacher)
+            gap = 'n/a' if closed is None else f'{100 * closed:.1f} %'
+        lines.append(f"| {r['name']} | {value:.2f} | {r['params']:,} | "
+                     f"{r['latency_ms']:.3f} | {gap} |")
+    return '\n'.join(lines)
+
+
+def plot_results(results: List[Dict[str, Any]], metric: str, path: str) -> None:
+    """A bar chart of the metric per run."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    names = [r['name'] for r in results]
+    values = [r['metrics'][metric] for r in results]
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
+    ax.bar(names, values, color='tab:blue')
+    low = min(values)
+    ax.set_ylim(max(0.0, low - 0.15 * (max(values) - low + 1)), max(values) + 1)
+    ax.set_ylabel(metric)
+    for i, v in enumerate(values):
+        ax.text(i, v, f'{v:.1f}', ha='center', va='bottom')
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_experiment(config: str, work_dir: Optional[str] = None,
+                   only: Optional[List[str]] = None) -> Dict[str, Any]:
+    """Run an experiment config; write ``results.json``, ``report.md`` and ``accuracy.png``
+    in its work dir and return the results and the report table."""
+    exp = Config.fromfile(config)
+    work_dir = work_dir or exp.get('work_dir') or osp.join(
+        'work_dirs', 'experiments', osp.splitext(osp.basename(config))[0])
+    metric = exp.get('metric', 'accuracy/top1')
+    teacher_run, scratch_run = exp.get('teacher_run', 'teacher'), exp.get('scratch_run', 'scratch')
+    os.makedirs(work_dir, exist_ok=True)
+    done: Dict[str, Dict[str, Any]] = {}
+    for i, run in enumerate(exp.runs):
+        if 'name' not in run or 'config' not in run:
+            raise KeyError(f'{config}: runs[{i}] needs "name" and "config"')
+        if only and run['name'] not in only:
+            continue
+        print(f"==> [{i + 1}/{len(exp.runs)}] {run['name']}: {run['config']}", flush=True)
+        done[run['name']] = run_one(run, osp.join(work_dir, run['name']), done)
+    results = list(done.values())
+    table = report_table(results, metric, teacher_run, scratch_run)
+    command = f'python tools/run_experiment.py {config}'
+    report = f'# {osp.basename(config)}\n\nCommand: `{command}`\n\n{table}\n'
+    atomic_write_bytes(json.dumps(results, indent=2).encode(), osp.join(work_dir, 'results.json'))
+    atomic_write_bytes(report.encode(), osp.join(work_dir, 'report.md'))
+    plot_results(results, metric, osp.join(work_dir, 'accuracy.png'))
+    return dict(results=results, table=table, report=osp.join(work_dir, 'report.md'))

@@ -1,0 +1,72 @@
+"""Build and run the stock MMEngine ``Runner`` from a config, on CPU or GPU, alone or under
+``torchrun``. The tools are thin wrappers around these functions."""
+import os
+import os.path as osp
+from typing import Any, Dict, Optional
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from .checkpoint import allow_mmengine_checkpoint_types
+
+
+def load_config(config: str, work_dir: Optional[str] = None,
+                cfg_options: Optional[Dict[str, Any]] = None, launcher: str = 'none') -> Config:
+    """Read ``config``, apply ``cfg_options``, and fill ``work_dir`` and ``launcher``."""
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file {config!r} does not exist')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(config))[0])
+    cfg.launcher = launcher
+    return cfg
+
+
+def _setup_cpu_distributed(cfg: Config) -> None:
+    """MMEngine 0.10.7's ``pytorch`` launcher calls ``torch.cuda.set_device`` and wraps the model
+    with ``device_ids=[LOCAL_RANK]``; both fail on CPU. Initialise gloo ourselves (MMEngine then
+    skips its own init) and wrap CPU modules with ``device_ids=None``."""
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
+def build_runner(cfg: Config) -> Runner:
+    """A ``Runner`` for ``cfg`` that can resume on torch >= 2.6 and run under gloo on CPU."""
+    allow_mmengine_checkpoint_types()
+    if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
+        _setup_cpu_distributed(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = None,
+          cfg_options: Optional[Dict[str, Any]] = None, launcher: str = 'none') -> Runner:
+    """Train from a config file. ``resume='auto'`` resumes from the work dir's latest
+    checkpoint, a path resumes from that checkpoint."""
+    cfg = load_config(config, work_dir, cfg_options, launcher)
+    if resume is not None:
+        cfg.resume = True
+        cfg.load_from = None if resume == 'auto' else resume
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
+
+
+def test(config: str, checkpoint: str, work_dir: Optional[str] = None,
+         cfg_options: Optional[Dict[str, Any]] = None) -> Dict[str, float]:
+    """Evaluate ``checkpoint`` on the config's test set; returns the metrics."""
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+    cfg = load_config(config, work_dir, cfg_options)
+    cfg.load_from = checkpoint
+    return build_runner(cfg).test()

@@ -1,0 +1,14 @@
+"""Run an experiment (teacher, scratch, distilled students) and print its report table:
+``python tools/run_experiment.py configs/experiments/digits_kd.py``."""
+import argparse
+
+from mmkd.engine.experiment import run_experiment
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description='Run a list of training runs and report.')
+    parser.add_argument('config', help='experiment config')
+    parser.add_argument('--work-dir')
+    parser.add_argument('--only', nargs='+', help='run only these runs (by name)')
+    args = parser.parse_args()
+    outcome = run_experiment(args.config, args.work_dir, args.only)
+    print(f"\nreport: {outcome['report']}\n\n{outcome['table']}")
