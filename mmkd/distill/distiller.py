@@ -73,11 +73,19 @@ class Distiller(nn.Module):
         self.losses = nn.ModuleDict()
         self.loss_inputs: Dict[str, Dict[str, InputRef]] = {}
         self.loss_weights: Dict[str, float] = {}
+        self.output_keys: Dict[str, str] = {}  # loss name -> key in the returned dict
         for name, cfg in losses.items():
             self._add_loss(name, dict(cfg))
 
     def _add_loss(self, name: str, cfg: dict) -> None:
         where = f'{self.where}.losses.{name}'
+        # MMEngine sums the logged values whose key contains 'loss'
+        key = f"distill.{name if 'loss' in name else f'loss_{name}'}"
+        taken = {v: k for k, v in self.output_keys.items()}
+        if key in taken:
+            raise KeyError(f'{where}: its output key {key!r} is already used by loss '
+                           f'{taken[key]!r}; rename one of them')
+        self.output_keys[name] = key
         inputs = cfg.pop('inputs', None)
         self.loss_weights[name] = float(cfg.pop('loss_weight', 1.0))
         if 'type' not in cfg:
@@ -173,8 +181,7 @@ class Distiller(nn.Module):
                         f'{tuple(a.shape)}) and {arg_b} ({_describe(self.loss_inputs[name][arg_b])}'
                         f', shape {tuple(b.shape)}) must have the same shape; add a connector '
                         f'that maps the student tensor to the teacher shape')
-            key = name if 'loss' in name else f'loss_{name}'
-            results[f'distill.{key}'] = self.loss_weights[name] * loss(**kwargs)
+            results[self.output_keys[name]] = self.loss_weights[name] * loss(**kwargs)
         return results
 
 

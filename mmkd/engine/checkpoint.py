@@ -98,6 +98,28 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_bytes(obj.encode(encoding), filepath)
 
 
+class CheckpointMismatchError(KeyError):
+    """A checkpoint whose keys do not fit the model; printed as written, over several lines."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _safe_load(path: str, where: str) -> Any:
+    allow_mmengine_checkpoint_types()
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as err:
+        raise RuntimeError(f'{where}: cannot load checkpoint {path!r} with '
+                           f'weights_only=True: {err}') from err
+
+
+def load_checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
+    """The ``meta`` dict of an MMEngine checkpoint (epoch, iter, ...), loaded safely."""
+    checkpoint = _safe_load(str(path), 'checkpoint')
+    return checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
+
+
 def load_state_dict_file(path: Union[str, Path], where: str,
                          prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
     """Load a state dict from ``path`` safely (``weights_only=True`` or safetensors).
@@ -114,12 +136,7 @@ def load_state_dict_file(path: Union[str, Path], where: str,
         from safetensors.torch import load_file
         state_dict = load_file(path)
     else:
-        allow_mmengine_checkpoint_types()
-        try:
-            checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as err:
-            raise RuntimeError(f'{where}: cannot load checkpoint {path!r} with '
-                               f'weights_only=True: {err}') from err
+        checkpoint = _safe_load(path, where)
         if not isinstance(checkpoint, dict):
             raise TypeError(f'{where}: checkpoint {path!r} holds a {type(checkpoint).__name__}, '
                             f'expected a state dict')
@@ -150,7 +167,7 @@ def load_weights(model: torch.nn.Module, path: Union[str, Path], where: str,
         hint = _prefix_hint(state_dict, own)
         if hint:
             lines.append(f'  hint: set prefix={hint!r}')
-        raise KeyError('\n'.join(lines))
+        raise CheckpointMismatchError('\n'.join(lines))
     model.load_state_dict(state_dict, strict=True)
 
 

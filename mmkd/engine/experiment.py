@@ -11,7 +11,8 @@ Experiment config::
         dict(name='KD', config='configs/digits/kd_cnn_digits.py', teacher_from='teacher'),
     ]
 
-A run with ``reuse=True`` whose final checkpoint exists is evaluated, not retrained.
+A run with ``reuse=True`` whose final checkpoint exists is evaluated, not retrained (one that
+stopped early is resumed).
 ``teacher_from`` points the run's teacher (``model.teachers.<teacher_key>.checkpoint``,
 ``teacher_key`` defaulting to ``'teacher'``) at another run's final checkpoint.
 The teacher run is named ``teacher`` and the baseline ``scratch`` unless the config says
@@ -26,7 +27,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from mmengine.config import Config
 
-from .checkpoint import atomic_write_bytes
+from .checkpoint import atomic_write_bytes, load_checkpoint_meta
 from .runner import build_runner, load_config
 
 
@@ -59,7 +60,7 @@ def latency_ms(model: torch.nn.Module, inputs: torch.Tensor, repeats: int = 50) 
     return 1000.0 * sorted(times)[len(times) // 2]
 
 
-def _final_checkpoint(work_dir: str) -> Optional[str]:
+def _last_checkpoint(work_dir: str) -> Optional[str]:
     marker = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(marker):
         return None
@@ -68,33 +69,49 @@ def _final_checkpoint(work_dir: str) -> Optional[str]:
     return path if osp.isfile(path) else None
 
 
-def run_one(run: Dict[str, Any], work_dir: str, done: Dict[str, Dict[str, Any]]) -> Dict[str, Any]:
-    """Train (or reuse) one run and return its test metrics, params, latency and checkpoint."""
+def _is_finished(checkpoint: str, cfg: Config) -> bool:
+    """Whether ``checkpoint`` was saved at the end of ``cfg``'s training schedule."""
+    meta = load_checkpoint_meta(checkpoint)
+    train_cfg = cfg.get('train_cfg') or {}
+    if 'max_epochs' in train_cfg:
+        return meta.get('epoch', 0) >= train_cfg['max_epochs']
+    return meta.get('iter', 0) >= train_cfg.get('max_iters', float('inf'))
+
+
+def run_one(run: Dict[str, Any], work_dir: str,
+            teacher_checkpoints: Dict[str, str]) -> Dict[str, Any]:
+    """Train (or reuse) one run and return its test metrics, params, latency and checkpoint.
+
+    ``teacher_checkpoints`` maps the names of runs that came before to their final checkpoint.
+    """
     name = run['name']
     options = dict(run.get('cfg_options') or {})
     if run.get('teacher_from'):
         source = run['teacher_from']
-        if source not in done:
-            raise KeyError(f"runs[{name}].teacher_from: run {source!r} has not run before "
-                           f'{name!r}; order the runs so the teacher comes first')
+        if not teacher_checkpoints.get(source):
+            raise KeyError(f"runs[{name}].teacher_from: run {source!r} has no final checkpoint "
+                           f'before {name!r} runs; order the runs so the teacher comes first')
         key = run.get('teacher_key', 'teacher')
-        options[f'model.teachers.{key}.checkpoint'] = done[source]['checkpoint']
+        options[f'model.teachers.{key}.checkpoint'] = teacher_checkpoints[source]
     cfg = load_config(run['config'], work_dir, options)
     cfg.experiment_name = f"{name}_{time.strftime('%Y%m%d_%H%M%S')}"
-    checkpoint = _final_checkpoint(work_dir) if run.get('reuse') else None
-    if checkpoint is not None:
+    checkpoint = _last_checkpoint(work_dir) if run.get('reuse') else None
+    if checkpoint is not None and _is_finished(checkpoint, cfg):
         cfg.load_from = checkpoint
         runner = build_runner(cfg)
         print(f'[{name}] reusing {checkpoint}', flush=True)
     else:
+        if checkpoint is not None:  # an interrupted run: train on from where it stopped
+            cfg.resume, cfg.load_from = True, checkpoint
         runner = build_runner(cfg)
         runner.train()
-        checkpoint = _final_checkpoint(work_dir)
+        checkpoint = _last_checkpoint(work_dir)
     metrics = runner.test()
     model = deployable_model(runner.model)
     batch = next(iter(runner.test_dataloader))
     inputs = runner.model.data_preprocessor(batch, False)['inputs']
     result = dict(name=name, config=run['config'], work_dir=work_dir, checkpoint=checkpoint,
+                  scalars=osp.join(runner.log_dir, 'vis_data', 'scalars.json'),
                   metrics={k: float(v) for k, v in metrics.items()},
                   params=count_params(model), latency_ms=latency_ms(model, inputs))
     atomic_write_bytes(json.dumps(result, indent=2).encode(), osp.join(work_dir, 'result.json'))
@@ -146,10 +163,43 @@ def plot_results(results: List[Dict[str, Any]], metric: str, path: str) -> None:
     plt.close(fig)
 
 
+def read_scalars(path: str) -> List[Dict[str, Any]]:
+    """The records MMEngine's LocalVisBackend wrote (one JSON object per line)."""
+    if not osp.isfile(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def plot_curves(results: List[Dict[str, Any]], metric: str, path: str) -> None:
+    """Training loss per iteration and the validation metric per epoch, one line per run."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4))
+    for r in results:
+        records = read_scalars(r.get('scalars', ''))
+        train = [x for x in records if 'loss' in x and 'step' in x]
+        val = [x for x in records if metric in x]
+        if train:
+            ax_loss.plot([x['step'] for x in train], [x['loss'] for x in train], label=r['name'])
+        if val:
+            ax_metric.plot([x['step'] for x in val], [x[metric] for x in val], marker='o',
+                           label=r['name'])
+    ax_loss.set(xlabel='iteration', ylabel='total training loss', yscale='log')
+    ax_metric.set(xlabel='epoch', ylabel=f'val {metric}')
+    for ax in (ax_loss, ax_metric):
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def run_experiment(config: str, work_dir: Optional[str] = None,
                    only: Optional[List[str]] = None) -> Dict[str, Any]:
-    """Run an experiment config; write ``results.json``, ``report.md`` and ``accuracy.png``
-    in its work dir and return the results and the report table."""
+    """Run an experiment config; write ``results.json``, ``report.md``, ``accuracy.png`` and
+    ``curves.png`` in its work dir and return the results and the report table."""
     exp = Config.fromfile(config)
     work_dir = work_dir or exp.get('work_dir') or osp.join(
         'work_dirs', 'experiments', osp.splitext(osp.basename(config))[0])
@@ -157,18 +207,32 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
     teacher_run, scratch_run = exp.get('teacher_run', 'teacher'), exp.get('scratch_run', 'scratch')
     os.makedirs(work_dir, exist_ok=True)
     done: Dict[str, Dict[str, Any]] = {}
+    checkpoints: Dict[str, str] = {}
     for i, run in enumerate(exp.runs):
         if 'name' not in run or 'config' not in run:
             raise KeyError(f'{config}: runs[{i}] needs "name" and "config"')
+        run_dir = osp.join(work_dir, run['name'])
         if only and run['name'] not in only:
+            checkpoints[run['name']] = _last_checkpoint(run_dir)  # from an earlier invocation
             continue
         print(f"==> [{i + 1}/{len(exp.runs)}] {run['name']}: {run['config']}", flush=True)
-        done[run['name']] = run_one(run, osp.join(work_dir, run['name']), done)
-    results = list(done.values())
+        done[run['name']] = run_one(run, run_dir, checkpoints)
+        checkpoints[run['name']] = done[run['name']]['checkpoint']
+    # the report keeps the runs of earlier invocations that this one skipped (--only)
+    results_path = osp.join(work_dir, 'results.json')
+    earlier = {}
+    if osp.isfile(results_path):
+        with open(results_path) as f:
+            earlier = {r['name']: r for r in json.load(f)}
+    results = [done.get(run['name']) or earlier.get(run['name']) for run in exp.runs]
+    results = [r for r in results if r is not None]
     table = report_table(results, metric, teacher_run, scratch_run)
     command = f'python tools/run_experiment.py {config}'
-    report = f'# {osp.basename(config)}\n\nCommand: `{command}`\n\n{table}\n'
-    atomic_write_bytes(json.dumps(results, indent=2).encode(), osp.join(work_dir, 'results.json'))
+    report = (f'# {osp.basename(config)}\n\nCommand: `{command}`\n\n{table}\n\n'
+              '![metric per run](accuracy.png)\n\n![training curves](curves.png)\n')
+    atomic_write_bytes(json.dumps(results, indent=2).encode(), results_path)
     atomic_write_bytes(report.encode(), osp.join(work_dir, 'report.md'))
     plot_results(results, metric, osp.join(work_dir, 'accuracy.png'))
-    return dict(results=results, table=table, report=osp.join(work_dir, 'report.md'))
+    plot_curves(results, metric, osp.join(work_dir, 'curves.png'))
+    return dict(results=list(done.values()), table=table,
+                report=osp.join(work_dir, 'report.md'))

@@ -1,4 +1,5 @@
 """Export the student of a distillation checkpoint: no teachers, no connectors, no loss state."""
+import copy
 import os.path as osp
 from typing import Dict, Optional
 
@@ -24,14 +25,18 @@ def student_prefix(model_cfg: dict, student: Optional[str] = None) -> str:
 
 
 def student_config(cfg: Config, student: Optional[str] = None) -> Config:
-    """The training config with ``model`` replaced by the plain student model."""
+    """The training config with ``model`` replaced by the plain student model. The algorithm's
+    ``data_preprocessor`` (what the student saw in training) goes with it."""
     model_cfg = cfg.model
-    cfg = cfg.copy()
     if 'students' in model_cfg:
-        prefix = student_prefix(model_cfg, student)
-        cfg.model = model_cfg['students'][prefix.split('.')[1]]
+        name = student_prefix(model_cfg, student).split('.')[1]
+        student_cfg = copy.deepcopy(model_cfg['students'][name])
     else:
-        cfg.model = model_cfg['student']
+        student_cfg = copy.deepcopy(model_cfg['student'])
+    if model_cfg.get('data_preprocessor') is not None:
+        student_cfg['data_preprocessor'] = copy.deepcopy(model_cfg['data_preprocessor'])
+    cfg = cfg.copy()
+    cfg.model = student_cfg
     return cfg
 
 

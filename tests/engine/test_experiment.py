@@ -100,8 +100,9 @@ def test_teacher_from_a_later_run_is_rejected(tmp_path):
     config = write_experiment(tmp_path, [
         dict(name='KD', config=osp.join(CONFIGS, 'kd_cnn_digits.py'), teacher_from='teacher'),
         dict(name='teacher', config=osp.join(CONFIGS, 'cnn_teacher_digits.py'))])
-    with pytest.raises(KeyError, match=r"runs\[KD\]\.teacher_from: run 'teacher' has not run "
-                                       r"before 'KD'; order the runs so the teacher comes first"):
+    with pytest.raises(KeyError, match=r"runs\[KD\]\.teacher_from: run 'teacher' has no final "
+                                       r"checkpoint before 'KD' runs; order the runs so the "
+                                       r"teacher comes first"):
         run_experiment(config, str(tmp_path / 'work'))
     config = write_experiment(tmp_path, [dict(name='teacher')])
     with pytest.raises(KeyError, match=r'runs\[0\] needs "name" and "config"'):

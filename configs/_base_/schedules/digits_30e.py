@@ -1,5 +1,5 @@
 optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=30, by_epoch=True, convert_to_iter_based=True)]
-train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=10)
+train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
