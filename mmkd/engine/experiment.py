@@ -14,13 +14,16 @@ Experiment config::
 A run with ``reuse=True`` whose final checkpoint exists is evaluated, not retrained (one that
 stopped early is resumed).
 ``teacher_from`` points the run's teacher (``model.teachers.<teacher_key>.checkpoint``,
-``teacher_key`` defaulting to ``'teacher'``) at another run's final checkpoint.
+``teacher_key`` defaulting to ``'teacher'``) at another run's final checkpoint. ``seeds``
+(per run, or for all runs at the top level) repeats a run with each seed and reports the mean
+and standard deviation.
 The teacher run is named ``teacher`` and the baseline ``scratch`` unless the config says
 ``teacher_run``/``scratch_run``.
 """
 import json
 import os
 import os.path as osp
+import statistics
 import time
 from typing import Any, Dict, List, Optional
 
@@ -118,6 +121,29 @@ def run_one(run: Dict[str, Any], work_dir: str,
     return result
 
 
+def run_seeds(run: Dict[str, Any], run_dir: str, teacher_checkpoints: Dict[str, str],
+              seeds: Optional[List[int]]) -> Dict[str, Any]:
+    """:func:`run_one` once per seed (``randomness.seed``, work dir ``<run_dir>/seed<s>``); the
+    metrics are the mean over seeds, with their standard deviation in ``metrics_std``. The first
+    seed's checkpoint is the one later runs take as teacher. Without seeds: one plain run."""
+    if not seeds:
+        return run_one(run, run_dir, teacher_checkpoints)
+    per_seed = []
+    for seed in seeds:
+        seeded = dict(run, cfg_options={**(run.get('cfg_options') or {}),
+                                        'randomness.seed': seed})
+        per_seed.append(run_one(seeded, seed_dir(run_dir, seed), teacher_checkpoints))
+    metrics = {k: [r['metrics'][k] for r in per_seed] for k in per_seed[0]['metrics']}
+    return dict(per_seed[0], work_dir=run_dir, seeds=list(seeds), per_seed=per_seed,
+                metrics={k: statistics.mean(v) for k, v in metrics.items()},
+                metrics_std={k: statistics.pstdev(v) for k, v in metrics.items()},
+                latency_ms=statistics.median(r['latency_ms'] for r in per_seed))
+
+
+def seed_dir(run_dir: str, seed: Optional[int]) -> str:
+    return run_dir if seed is None else osp.join(run_dir, f'seed{seed}')
+
+
 def gap_closed(value: float, scratch: float, teacher: float) -> Optional[float]:
     """``(value - scratch) / (teacher - scratch)``; None when the teacher is not better."""
     if teacher <= scratch:
@@ -135,11 +161,14 @@ def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: str,
              '|---|---|---|---|---|']
     for r in results:
         value = r['metrics'][metric]
+        shown = f'{value:.2f}'
+        if 'metrics_std' in r:
+            shown += f" ± {r['metrics_std'][metric]:.2f} ({len(r['seeds'])} seeds)"
         gap = ''
         if r['name'] not in (teacher_run, scratch_run) and None not in (teacher, scratch):
             closed = gap_closed(value, scratch, teacher)
             gap = 'n/a' if closed is None else f'{100 * closed:.1f} %'
-        lines.append(f"| {r['name']} | {value:.2f} | {r['params']:,} | "
+        lines.append(f"| {r['name']} | {shown} | {r['params']:,} | "
                      f"{r['latency_ms']:.3f} | {gap} |")
     return '\n'.join(lines)
 
@@ -212,11 +241,12 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
         if 'name' not in run or 'config' not in run:
             raise KeyError(f'{config}: runs[{i}] needs "name" and "config"')
         run_dir = osp.join(work_dir, run['name'])
-        if only and run['name'] not in only:
-            checkpoints[run['name']] = _last_checkpoint(run_dir)  # from an earlier invocation
+        seeds = run.get('seeds', exp.get('seeds'))
+        if only and run['name'] not in only:  # its checkpoint from an earlier invocation
+            checkpoints[run['name']] = _last_checkpoint(seed_dir(run_dir, (seeds or [None])[0]))
             continue
         print(f"==> [{i + 1}/{len(exp.runs)}] {run['name']}: {run['config']}", flush=True)
-        done[run['name']] = run_one(run, run_dir, checkpoints)
+        done[run['name']] = run_seeds(run, run_dir, checkpoints, seeds)
         checkpoints[run['name']] = done[run['name']]['checkpoint']
     # the report keeps the runs of earlier invocations that this one skipped (--only)
     results_path = osp.join(work_dir, 'results.json')

@@ -97,7 +97,9 @@ class Distill(BaseModel):
             if spec.ema_of_student and self.training:
                 spec.update_ema(teacher, self.student)
             with torch.no_grad(), self.distiller.recording(name):
-                run_model(teacher, cast_floats(inputs, spec.dtype), data_samples, 'tensor')
+                teacher_inputs = inputs if spec.dtype == torch.float32 else \
+                    cast_floats(inputs, spec.dtype)
+                run_model(teacher, teacher_inputs, data_samples, 'tensor')
         with self.distiller.recording('student'):
             student_losses = run_model(self.student, inputs, data_samples, 'loss')
         losses = {f'student.{k}': v * self.student_loss_weight if 'loss' in k else v
