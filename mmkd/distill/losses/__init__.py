@@ -8,9 +8,9 @@ from .multi_teacher_kd import MultiTeacherKDLoss
 from .pkt import PKTLoss
 from .rkd import RKDLoss
 from .sp import SPLoss
-from .utils import check_same_shape, kl_div_with_temperature
+from .utils import check_same_batch, check_same_shape, kl_div_with_temperature
 
 __all__ = [
     'ATLoss', 'CRDLoss', 'DISTLoss', 'DKDLoss', 'FeatureMSELoss', 'KDLoss', 'MultiTeacherKDLoss',
-    'PKTLoss', 'RKDLoss', 'SPLoss', 'check_same_shape', 'kl_div_with_temperature'
+    'PKTLoss', 'RKDLoss', 'SPLoss', 'check_same_batch', 'check_same_shape', 'kl_div_with_temperature'
 ]

@@ -7,6 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
+from .utils import check_same_batch
 
 
 def _conditional_probabilities(x: Tensor, eps: float) -> Tensor:
@@ -41,11 +42,7 @@ class PKTLoss(nn.Module):
         self.eps = eps
 
     def forward(self, student_feats: Tensor, teacher_feats: Tensor) -> Tensor:
-        if student_feats.dim() < 2 or teacher_feats.dim() < 2 \
-                or student_feats.shape[0] != teacher_feats.shape[0]:
-            raise ValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
-                             f'same size N, got shapes {tuple(student_feats.shape)} and '
-                             f'{tuple(teacher_feats.shape)}')
+        check_same_batch(student_feats, teacher_feats)
         s = _conditional_probabilities(student_feats.flatten(1), self.eps)
         t = _conditional_probabilities(teacher_feats.detach().flatten(1), self.eps)
         return (t * torch.log((t + self.eps) / (s + self.eps))).sum(dim=1).mean()

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
+from .utils import check_same_batch
 
 
 def _pairwise_distances(x: Tensor, eps: float) -> Tensor:
@@ -67,11 +68,7 @@ class RKDLoss(nn.Module):
         self.eps = eps
 
     def forward(self, student_feats: Tensor, teacher_feats: Tensor) -> Tensor:
-        if student_feats.dim() < 2 or teacher_feats.dim() < 2 \
-                or student_feats.shape[0] != teacher_feats.shape[0] or student_feats.shape[0] < 2:
-            raise ValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
-                             f'same size N >= 2, got shapes {tuple(student_feats.shape)} and '
-                             f'{tuple(teacher_feats.shape)}')
+        check_same_batch(student_feats, teacher_feats, min_size=2)
         student = student_feats.flatten(1)
         teacher = teacher_feats.detach().flatten(1)
         loss_distance = F.smooth_l1_loss(_normalised_distances(student, self.eps),

@@ -3,6 +3,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
+from .utils import check_same_batch
 
 
 @LOSSES.register_module()
@@ -22,11 +23,7 @@ class SPLoss(nn.Module):
         return F.normalize(q @ q.t(), p=2, dim=1)
 
     def forward(self, student_feats: Tensor, teacher_feats: Tensor) -> Tensor:
-        if student_feats.dim() < 2 or teacher_feats.dim() < 2 \
-                or student_feats.shape[0] != teacher_feats.shape[0]:
-            raise ValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
-                             f'same size N, got shapes {tuple(student_feats.shape)} and '
-                             f'{tuple(teacher_feats.shape)}')
+        check_same_batch(student_feats, teacher_feats)
         n = student_feats.shape[0]
         diff = self.similarity(student_feats) - self.similarity(teacher_feats.detach())
         return diff.pow(2).sum() / n ** 2

@@ -24,3 +24,14 @@ def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
         raise ValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                          f'{tuple(b.shape)}; they must match (add a connector on the student '
                          f'side to map one onto the other)')
+
+
+def check_same_batch(student_feats: Tensor, teacher_feats: Tensor, min_size: int = 1) -> None:
+    """Relation losses compare samples with samples: both must be ``[N, ...]`` with one N."""
+    n = student_feats.shape[0] if student_feats.dim() else 0
+    if student_feats.dim() < 2 or teacher_feats.dim() < 2 or n != teacher_feats.shape[0] \
+            or n < min_size:
+        size = 'N' if min_size <= 1 else f'N >= {min_size}'
+        raise ValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
+                         f'same size {size}, got shapes {tuple(student_feats.shape)} and '
+                         f'{tuple(teacher_feats.shape)}')
