@@ -9,6 +9,5 @@ model = dict(
     student=student_cfg,
     teachers=dict(teacher=dict(model=teacher_cfg, checkpoint=teacher_checkpoint)),
     distiller=dict(
-        recorders=dict(student=dict(logits='head', feat='backbone'),
-                       teacher=dict(logits='head', feat='backbone')),
+        recorders=dict(student=dict(logits='head'), teacher=dict(logits='head')),
         losses=dict()))

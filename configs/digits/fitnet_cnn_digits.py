@@ -2,7 +2,7 @@
 # connector, regresses the teacher's stage-2 map [N, 64, 4, 4]; plus KD on the logits.
 _base_ = ['../_base_/digits_distill.py']
 model = dict(distiller=dict(
-    recorders=dict(teacher=dict(hint='backbone.stage2')),
+    recorders=dict(student=dict(feat='backbone'), teacher=dict(hint='backbone.stage2')),
     connectors=dict(feat_s=dict(type='ConvConnector', in_channels=8, out_channels=64)),
     losses=dict(
         loss_fitnet=dict(type='FeatureMSELoss', loss_weight=1.0,

@@ -1,6 +1,6 @@
 """What distillation costs per training step, measured in one process on one batch.
 
-Times, per repeat and interleaved so that machine noise hits all three alike: a KD training step
+Times, call by call in turn so that machine noise hits all three alike: a KD training step
 of the algorithm, a training step of the student alone, and the teachers' forward passes.
 ``ratio = kd_step / (student_step + teacher_forward)``: 1.0 means the distillation machinery
 (recorders, connectors, losses) costs nothing beyond running both networks.
@@ -19,18 +19,25 @@ from mmkd.engine.runner import load_config
 from mmkd.registry import MODELS
 
 
-def _seconds_per_call(fn: Callable[[], Any], iters: int) -> float:
-    for _ in range(2):
-        fn()
-    start = time.perf_counter()
+def _interleaved_medians(kinds: Dict[str, Callable[[], Any]], iters: int) -> Dict[str, float]:
+    """Call each function once per round, ``iters`` rounds; the median seconds of each. Taking
+    turns call by call makes a burst of load on the shared machine hit every kind alike."""
+    for fn in kinds.values():
+        for _ in range(2):
+            fn()
+    times: Dict[str, list] = {key: [] for key in kinds}
     for _ in range(iters):
-        fn()
-    return (time.perf_counter() - start) / iters
+        for key, fn in kinds.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def measure_kd_overhead(config: str, iters: int = 20, repeats: int = 5,
                         cfg_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Median step times (seconds) over ``repeats`` and the per-repeat overhead ratio."""
+    """Step times (seconds; per repeat the median of ``iters`` calls, then the median over
+    repeats) and the overhead ratio of each repeat."""
     cfg = load_config(config, cfg_options=cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmkd'))
     torch.manual_seed(0)
@@ -59,8 +66,8 @@ def measure_kd_overhead(config: str, iters: int = 20, repeats: int = 5,
     samples = {k: [] for k in kinds}
     ratios = []
     for _ in range(repeats):
-        for key, fn in kinds.items():
-            samples[key].append(_seconds_per_call(fn, iters))
+        for key, seconds in _interleaved_medians(kinds, iters).items():
+            samples[key].append(seconds)
         ratios.append(samples['kd_step_s'][-1] /
                       (samples['student_step_s'][-1] + samples['teacher_fwd_s'][-1]))
     result = {k: statistics.median(v) for k, v in samples.items()}

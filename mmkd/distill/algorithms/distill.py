@@ -35,6 +35,11 @@ def cast_floats(inputs: Any, dtype: torch.dtype) -> Any:
     return inputs
 
 
+def _scale(loss: Union[Tensor, List[Tensor]], weight: float) -> Union[Tensor, List[Tensor]]:
+    """MMEngine allows a loss entry to be a tensor or a list of tensors."""
+    return [x * weight for x in loss] if isinstance(loss, (list, tuple)) else loss * weight
+
+
 @MODELS.register_module()
 class Distill(BaseModel):
     """A student, named teachers and a distiller.
@@ -102,7 +107,7 @@ class Distill(BaseModel):
                 run_model(teacher, teacher_inputs, data_samples, 'tensor')
         with self.distiller.recording('student'):
             student_losses = run_model(self.student, inputs, data_samples, 'loss')
-        losses = {f'student.{k}': v * self.student_loss_weight if 'loss' in k else v
+        losses = {f'student.{k}': _scale(v, self.student_loss_weight) if 'loss' in k else v
                   for k, v in student_losses.items()}
         losses.update(self.distiller.compute_losses(data_samples))
         return losses
