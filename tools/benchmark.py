@@ -8,6 +8,8 @@ import os.path as osp
 import shlex
 import sys
 
+import torch
+
 from mmengine.config import DictAction
 
 from mmkd.benchmark.kd_overhead import measure_kd_overhead
@@ -15,49 +17,47 @@ from mmkd.benchmark.pointcloud_ops import measure_pointcloud_ops
 from mmkd.benchmark.report import append_row, machine_info, write_json
 
 
-def kd_overhead(args: argparse.Namespace, command: str) -> None:
-    result = measure_kd_overhead(args.config, args.iters, args.repeats, args.cfg_options)
+def publish(args: argparse.Namespace, command: str, name: str, result: dict, summary: str,
+            section: str, header: list, row: list) -> None:
+    """Write the JSON, print the summary, and add the row (with the command) to the docs."""
     result.update(machine_info(), command=command)
-    json_path = args.json or osp.join('work_dirs', 'bench', 'kd_overhead.json')
+    json_path = args.json or osp.join('work_dirs', 'bench', f'{name}.json')
     write_json(result, json_path)
-    print(f"kd step {1000 * result['kd_step_s']:.2f} ms | student step "
-          f"{1000 * result['student_step_s']:.2f} ms | teacher forward "
-          f"{1000 * result['teacher_fwd_s']:.2f} ms | ratio kd / (student + teacher) = "
-          f"{result['ratio']:.3f} (per repeat: "
-          f"{', '.join(f'{r:.3f}' for r in result['ratios'])})\nwrote {json_path}")
+    print(f'{summary}\nwrote {json_path}')
     if args.docs != 'none':
-        append_row(args.docs, 'KD overhead',
-                   ['date', 'config', 'batch', 'KD step (ms)', 'student step (ms)',
-                    'teacher fwd (ms)', 'ratio (median of repeats)', 'command'],
-                   [result['date'], osp.basename(args.config), str(result['batch_size']),
-                    f"{1000 * result['kd_step_s']:.2f}", f"{1000 * result['student_step_s']:.2f}",
-                    f"{1000 * result['teacher_fwd_s']:.2f}", f"{result['ratio']:.3f}",
-                    f'`{command}`'])
+        append_row(args.docs, section, header, [result['date'], *row, f'`{command}`'])
+
+
+def kd_overhead(args: argparse.Namespace, command: str) -> None:
+    r = measure_kd_overhead(args.config, args.iters, args.repeats, args.cfg_options)
+    ms = {k: f'{1000 * r[k]:.2f}' for k in ('kd_step_s', 'student_step_s', 'teacher_fwd_s')}
+    summary = (f"kd step {ms['kd_step_s']} ms | student step {ms['student_step_s']} ms | "
+               f"teacher forward {ms['teacher_fwd_s']} ms | ratio kd / (student + teacher) = "
+               f"{r['ratio']:.3f} (per repeat: {', '.join(f'{x:.3f}' for x in r['ratios'])})")
+    publish(args, command, 'kd_overhead', r, summary, 'KD overhead',
+            ['date', 'config', 'batch', 'KD step (ms)', 'student step (ms)', 'teacher fwd (ms)',
+             'ratio (median of repeats)', 'command'],
+            [osp.basename(args.config), str(r['batch_size']), ms['kd_step_s'],
+             ms['student_step_s'], ms['teacher_fwd_s'], f"{r['ratio']:.3f}"])
 
 
 def pointcloud_ops(args: argparse.Namespace, command: str) -> None:
-    result = measure_pointcloud_ops(args.num_clouds, args.num_points, args.ratio, args.k,
-                                    args.repeats, args.iters)
-    result.update(machine_info(), command=command)
-    json_path = args.json or osp.join('work_dirs', 'bench', 'pointcloud_ops.json')
-    write_json(result, json_path)
-    print(f"{args.num_clouds} clouds x {args.num_points} points | fps (ratio {args.ratio}): "
-          f"baseline {1000 * result['fps_baseline_s']:.2f} ms, ours "
-          f"{1000 * result['fps_ours_s']:.2f} ms, speed-up {result['fps_speedup']:.2f}x | "
-          f"knn (k={args.k}): baseline {1000 * result['knn_baseline_s']:.2f} ms, ours "
-          f"{1000 * result['knn_ours_s']:.2f} ms, speed-up {result['knn_speedup']:.2f}x"
-          f"\nwrote {json_path}")
-    if args.docs != 'none':
-        append_row(args.docs, 'Point-cloud neighbour ops',
-                   ['date', 'clouds x points', 'ratio', 'k', 'threads', 'fps baseline (ms)',
-                    'fps ours (ms)', 'fps speed-up', 'knn baseline (ms)', 'knn ours (ms)',
-                    'knn speed-up', 'command'],
-                   [result['date'], f'{args.num_clouds} x {args.num_points}', str(args.ratio),
-                    str(args.k), str(result['threads']),
-                    f"{1000 * result['fps_baseline_s']:.2f}", f"{1000 * result['fps_ours_s']:.2f}",
-                    f"{result['fps_speedup']:.2f}x", f"{1000 * result['knn_baseline_s']:.2f}",
-                    f"{1000 * result['knn_ours_s']:.2f}", f"{result['knn_speedup']:.2f}x",
-                    f'`{command}`'])
+    r = measure_pointcloud_ops(args.num_clouds, args.num_points, args.ratio, args.k,
+                               args.repeats, args.iters)
+    ms = {k: f'{1000 * r[k]:.2f}' for k in
+          ('fps_baseline_s', 'fps_ours_s', 'knn_baseline_s', 'knn_ours_s')}
+    summary = (f"{args.num_clouds} clouds x {args.num_points} points | fps (ratio {args.ratio}): "
+               f"baseline {ms['fps_baseline_s']} ms, ours {ms['fps_ours_s']} ms, speed-up "
+               f"{r['fps_speedup']:.2f}x | knn (k={args.k}): baseline {ms['knn_baseline_s']} ms, "
+               f"ours {ms['knn_ours_s']} ms, speed-up {r['knn_speedup']:.2f}x")
+    publish(args, command, 'pointcloud_ops', r, summary, 'Point-cloud neighbour ops',
+            ['date', 'clouds x points', 'ratio', 'k', 'threads', 'fps baseline (ms)',
+             'fps ours (ms)', 'fps speed-up', 'knn baseline (ms)', 'knn ours (ms)',
+             'knn speed-up', 'command'],
+            [f'{args.num_clouds} x {args.num_points}', str(args.ratio), str(args.k),
+             str(torch.get_num_threads()), ms['fps_baseline_s'], ms['fps_ours_s'],
+             f"{r['fps_speedup']:.2f}x", ms['knn_baseline_s'], ms['knn_ours_s'],
+             f"{r['knn_speedup']:.2f}x"])
 
 
 def main() -> None:
