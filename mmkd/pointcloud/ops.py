@@ -173,6 +173,18 @@ def _nearest(x: Tensor, y: Tensor, k: int, batch_x: Tensor, batch_y: Tensor,
     return torch.stack([row[perm], col[perm]])
 
 
+def _check_query(x: Tensor, y: Tensor, batch_x: Optional[Tensor],
+                 batch_y: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Checked ``x, y, batch_x, batch_y`` of a query of ``y`` points against ``x`` points."""
+    x = _check_points(x, 'x')
+    y = _check_points(y, 'y')
+    if x.size(1) != y.size(1):
+        raise ValueError(f'x and y must have the same number of dimensions, got {x.size(1)} '
+                         f'and {y.size(1)}')
+    return (x, y, _check_batch(batch_x, x.size(0), 'batch_x', 'x').to(x.device),
+            _check_batch(batch_y, y.size(0), 'batch_y', 'y').to(x.device))
+
+
 def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None,
         batch_y: Optional[Tensor] = None, cosine: bool = False, num_workers: int = 1,
         batch_size: Optional[int] = None) -> Tensor:
@@ -185,15 +197,8 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None,
     if cosine:
         raise NotImplementedError('knn(cosine=True) is not supported; normalise x and y '
                                   'and use the Euclidean distance instead')
-    x = _check_points(x, 'x')
-    y = _check_points(y, 'y')
-    if x.size(1) != y.size(1):
-        raise ValueError(f'x and y must have the same number of dimensions, got {x.size(1)} '
-                         f'and {y.size(1)}')
-    k = _check_k(k)
-    batch_x = _check_batch(batch_x, x.size(0), 'batch_x', 'x').to(x.device)
-    batch_y = _check_batch(batch_y, y.size(0), 'batch_y', 'y').to(x.device)
-    return _nearest(x, y, k, batch_x, batch_y)
+    x, y, batch_x, batch_y = _check_query(x, y, batch_x, batch_y)
+    return _nearest(x, y, _check_k(k), batch_x, batch_y)
 
 
 def _graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str,
@@ -238,16 +243,9 @@ def radius(x: Tensor, y: Tensor, r: float, batch_x: Optional[Tensor] = None,
     Returns ``[2, E]``: row 0 indexes ``y``, row 1 indexes ``x``. At most ``max_num_neighbors``
     per query point: the *nearest* ones (PyG returns whichever its search finds first).
     """
-    x = _check_points(x, 'x')
-    y = _check_points(y, 'y')
-    if x.size(1) != y.size(1):
-        raise ValueError(f'x and y must have the same number of dimensions, got {x.size(1)} '
-                         f'and {y.size(1)}')
-    r = _check_r(r)
-    k = _check_k(max_num_neighbors, 'max_num_neighbors')
-    batch_x = _check_batch(batch_x, x.size(0), 'batch_x', 'x').to(x.device)
-    batch_y = _check_batch(batch_y, y.size(0), 'batch_y', 'y').to(x.device)
-    return _nearest(x, y, k, batch_x, batch_y, r=r)
+    x, y, batch_x, batch_y = _check_query(x, y, batch_x, batch_y)
+    return _nearest(x, y, _check_k(max_num_neighbors, 'max_num_neighbors'), batch_x, batch_y,
+                    r=_check_r(r))
 
 
 def radius_graph(x: Tensor, r: float, batch: Optional[Tensor] = None, loop: bool = False,
