@@ -22,13 +22,13 @@ from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
-                  locations=['mmkd.distill', 'mmkd.classification'])
+                  locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud'])
 # Distillation losses: ``KDLoss``, ``DKDLoss``, ... (connectors are ordinary MODELS).
 LOSSES = Registry('distillation loss', scope='mmkd', locations=['mmkd.distill.losses'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
-                    locations=['mmkd.classification'])
+                    locations=['mmkd.classification', 'mmkd.pointcloud'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',
-                      locations=['mmkd.classification'])
+                      locations=['mmkd.classification', 'mmkd.pointcloud'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',
                    locations=['mmkd.classification'])
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='mmkd')

@@ -1,5 +1,12 @@
-"""Point-cloud neighbour search in plain PyTorch (PyG-compatible ``fps``, ``knn``,
-``knn_graph``, ``radius``, ``radius_graph``; no pyg-lib / torch-cluster needed)."""
+"""Point clouds: PyTorch neighbour search with PyG conventions (PyG 2.8's own needs pyg-lib),
+PyG-layer classifiers, open3d-backed datasets and transforms."""
+from .datasets import ModelNetFolder, PointCloudFolder, SyntheticShapes
+from .models import DGCNNClassifier, PointNet2Classifier, PointNetClassifier
 from .ops import fps, knn, knn_graph, radius, radius_graph
+from .transforms import (Compose, Jitter, NormalizeToUnitSphere, RandomPointDropout,
+                         RandomRotation, SamplePoints)
 
-__all__ = ['fps', 'knn', 'knn_graph', 'radius', 'radius_graph']
+__all__ = ['ModelNetFolder', 'PointCloudFolder', 'SyntheticShapes', 'DGCNNClassifier',
+           'PointNet2Classifier', 'PointNetClassifier', 'fps', 'knn', 'knn_graph', 'radius',
+           'radius_graph', 'Compose', 'Jitter', 'NormalizeToUnitSphere', 'RandomPointDropout',
+           'RandomRotation', 'SamplePoints']
