@@ -1,0 +1,19 @@
+# 12 classes of open3d primitives and compositions, generated once and cached in work_dirs/data.
+# Training: 512 of the 1024 cached points per shape, random z rotation, jitter.
+train_dataloader = dict(
+    batch_size=32, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='SyntheticShapes', split='train',
+                 transforms=[dict(type='SamplePoints', num_points=512),
+                             dict(type='RandomRotation', axis='z'),
+                             dict(type='Jitter', sigma=0.01, clip=0.05)]))
+val_dataloader = dict(
+    batch_size=64, num_workers=0,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type='SyntheticShapes', split='test',
+                 transforms=[dict(type='SamplePoints', num_points=512)]))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1,))
+test_evaluator = val_evaluator
