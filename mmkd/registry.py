@@ -24,7 +24,8 @@ from mmengine.registry import Registry
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
                   locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud'])
 # Distillation losses: ``KDLoss``, ``DKDLoss``, ... (connectors are ordinary MODELS).
-LOSSES = Registry('distillation loss', scope='mmkd', locations=['mmkd.distill.losses'])
+LOSSES = Registry('distillation loss', scope='mmkd',
+                  locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
                     locations=['mmkd.classification', 'mmkd.pointcloud'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',

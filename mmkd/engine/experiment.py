@@ -5,6 +5,7 @@ Experiment config::
 
     work_dir = 'work_dirs/experiments/digits_kd'
     metric = 'accuracy/top1'                  # the test metric the report compares
+    extra_metrics = ['accuracy/mean_class']   # more columns (optional)
     runs = [
         dict(name='teacher', config='configs/digits/cnn_teacher_digits.py', reuse=True),
         dict(name='scratch', config='configs/digits/cnn_student_digits.py'),
@@ -25,7 +26,7 @@ import os
 import os.path as osp
 import statistics
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 from mmengine.config import Config
@@ -151,19 +152,29 @@ def gap_closed(value: float, scratch: float, teacher: float) -> Optional[float]:
     return (value - scratch) / (teacher - scratch)
 
 
+def _shown(r: Dict[str, Any], metric: str) -> str:
+    shown = f"{r['metrics'][metric]:.2f}"
+    if 'metrics_std' in r:
+        shown += f" ± {r['metrics_std'][metric]:.2f}"
+    return shown
+
+
 def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: str,
-                 scratch_run: str) -> str:
-    """A markdown table of the runs with the metric, params, latency and gap closed."""
+                 scratch_run: str, extra_metrics: Sequence[str] = ()) -> str:
+    """A markdown table of the runs with the metric, ``extra_metrics``, params, latency and gap
+    closed (of ``metric``)."""
     by_name = {r['name']: r for r in results}
     teacher = by_name[teacher_run]['metrics'][metric] if teacher_run in by_name else None
     scratch = by_name[scratch_run]['metrics'][metric] if scratch_run in by_name else None
-    lines = [f'| run | {metric} | params | CPU latency / sample (ms) | gap closed |',
-             '|---|---|---|---|---|']
+    extra_head = ''.join(f' {m} |' for m in extra_metrics)
+    lines = [f'| run | {metric} |{extra_head} params | CPU latency / sample (ms) | gap closed |',
+             '|---|---|' + '---|' * len(extra_metrics) + '---|---|---|']
     for r in results:
         value = r['metrics'][metric]
-        shown = f'{value:.2f}'
+        shown = _shown(r, metric)
         if 'metrics_std' in r:
-            shown += f" ± {r['metrics_std'][metric]:.2f} ({len(r['seeds'])} seeds)"
+            shown += f" ({len(r['seeds'])} seeds)"
+        shown += ''.join(f' | {_shown(r, m)}' for m in extra_metrics)
         gap = ''
         if r['name'] not in (teacher_run, scratch_run) and None not in (teacher, scratch):
             closed = gap_closed(value, scratch, teacher)
@@ -256,7 +267,8 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
             earlier = {r['name']: r for r in json.load(f)}
     results = [done.get(run['name']) or earlier.get(run['name']) for run in exp.runs]
     results = [r for r in results if r is not None]
-    table = report_table(results, metric, teacher_run, scratch_run)
+    table = report_table(results, metric, teacher_run, scratch_run,
+                         exp.get('extra_metrics', ()))
     command = f'python tools/run_experiment.py {config}'
     report = (f'# {osp.basename(config)}\n\nCommand: `{command}`\n\n{table}\n\n'
               '![metric per run](accuracy.png)\n\n![training curves](curves.png)\n')

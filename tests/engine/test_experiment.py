@@ -48,6 +48,18 @@ def test_report_table_formatting():
         '| DKD | 85.00 | 1,234,567 | 0.001 | -8.0 % |'])
 
 
+def test_report_table_extra_metric_columns():
+    results = [result('teacher', 98.5, 300000, 1.0), result('scratch', 86.0, 700, 0.1),
+               dict(result('KD', 92.25, 700, 0.1), metrics_std={METRIC: 0.5, 'accuracy/top5': 0.25},
+                    seeds=[0, 1])]
+    lines = report_table(results, METRIC, 'teacher', 'scratch', ['accuracy/top5']).splitlines()
+    assert lines[0] == ('| run | accuracy/top1 | accuracy/top5 | params | '
+                        'CPU latency / sample (ms) | gap closed |')
+    assert lines[1] == '|---|---|---|---|---|---|'
+    assert lines[2] == '| teacher | 98.50 | 100.00 | 300,000 | 1.000 |  |'
+    assert lines[4] == '| KD | 92.25 ± 0.50 (2 seeds) | 100.00 ± 0.25 | 700 | 0.100 | 50.0 % |'
+
+
 def test_report_table_without_a_gap():
     # Teacher not better than scratch: n/a. Missing teacher run: empty gap column.
     results = [result('teacher', 80.0, 10, 1.0), result('scratch', 90.0, 5, 1.0),
