@@ -22,16 +22,16 @@ from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
-                  locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud'])
+                  locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm'])
 # Distillation losses: ``KDLoss``, ``DKDLoss``, ... (connectors are ordinary MODELS).
 LOSSES = Registry('distillation loss', scope='mmkd',
-                  locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses'])
+                  locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses', 'mmkd.vlm.losses'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
-                    locations=['mmkd.classification', 'mmkd.pointcloud'])
+                    locations=['mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',
                       locations=['mmkd.classification', 'mmkd.pointcloud'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',
-                   locations=['mmkd.classification'])
+                   locations=['mmkd.classification', 'mmkd.vlm'])
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='mmkd')
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='mmkd', locations=['mmkd.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='mmkd')

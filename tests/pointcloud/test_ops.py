@@ -257,3 +257,123 @@ def test_empty_inputs():
     assert fps(empty).numel() == 0
     assert knn(empty, torch.rand(4, 3), 3).shape == (2, 0)
     assert knn_graph(empty, 3).shape == (2, 0)
+
+
+# --- Stress cases: uneven density, degenerate shapes, ties, tiny clouds, large k. -------------
+
+def brute_sorted_dists(x, y, sizes_x, sizes_y, k, exclude_self=False):
+    """Per query of ``y`` the sorted distances to its ``k`` nearest points of its cloud of ``x``
+    (float64, loop over clouds and queries): the answer up to ties."""
+    px, py = offsets(sizes_x), offsets(sizes_y)
+    out = []
+    for c in range(len(sizes_y)):
+        xs, ys = x[px[c]:px[c + 1]], y[py[c]:py[c + 1]]
+        dist = exact_cdist(ys, xs) if len(xs) else torch.empty(len(ys), 0, dtype=torch.float64)
+        for qi in range(len(ys)):
+            d = [float(dist[qi, j]) for j in range(len(xs)) if not (exclude_self and j == qi)]
+            out.append(sorted(d)[:k])
+    return out
+
+
+def result_sorted_dists(edge_index, x, y, num_queries):
+    """Per query the distances of the neighbours in ``edge_index`` (row 0 into y, row 1 into x),
+    in the order returned (which must be ascending)."""
+    row, col = edge_index
+    d = (x[col].double() - y[row].double()).norm(dim=1)
+    out = [[] for _ in range(num_queries)]
+    for r, dist in zip(row.tolist(), d.tolist()):
+        out[r].append(dist)
+    return out
+
+
+def assert_same_dists(got, expected, atol):
+    assert len(got) == len(expected)
+    for q, (g, e) in enumerate(zip(got, expected)):
+        assert len(g) == len(e), f'query {q}: {len(g)} neighbours, expected {len(e)}'
+        assert all(b >= a - atol for a, b in zip(g, g[1:])), f'query {q}: not sorted'
+        assert torch.allclose(torch.tensor(g), torch.tensor(e), rtol=1e-9, atol=atol), \
+            f'query {q}: {g} != {e}'
+
+
+def clustered_batch(seed, dtype=torch.float64):
+    """Three clouds: a tight blob plus far outliers; a flat plane with a few off-plane points;
+    points on a line with many exact duplicates."""
+    gen = torch.Generator().manual_seed(seed)
+    blob = torch.cat([0.01 * torch.randn(300, 3, generator=gen, dtype=torch.float64),
+                      10 * torch.rand(30, 3, generator=gen, dtype=torch.float64)])
+    plane = torch.rand(200, 3, generator=gen, dtype=torch.float64) * torch.tensor([4., 2., 0.])
+    plane[:5, 2] = torch.rand(5, generator=gen, dtype=torch.float64)
+    line = torch.zeros(150, 3, dtype=torch.float64)
+    line[:, 0] = torch.randint(0, 20, (150,), generator=gen).double() / 7  # ~7 copies each
+    sizes = [len(blob), len(plane), len(line)]
+    pos = torch.cat([blob, plane, line]).to(dtype)
+    batch = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in enumerate(sizes)])
+    return pos, batch, sizes
+
+
+@pytest.mark.parametrize('k', [1, 16, 40])
+def test_knn_clustered_anisotropic_duplicates(k):
+    x, bx, sizes = clustered_batch(20)
+    gen = torch.Generator().manual_seed(21)
+    pick = torch.randperm(x.size(0), generator=gen)[:120].sort()[0]
+    y, by = x[pick] + 1e-4 * torch.randn(120, 3, generator=gen, dtype=x.dtype), bx[pick]
+    sizes_y = torch.bincount(by, minlength=len(sizes)).tolist()
+    out = knn(x, y, k, bx, by)
+    check_grouped_by_query(out, x, y)
+    assert bool((bx[out[1]] == by[out[0]]).all())
+    assert_same_dists(result_sorted_dists(out, x, y, y.size(0)),
+                      brute_sorted_dists(x, y, sizes, sizes_y, k), atol=1e-9)
+
+
+@pytest.mark.parametrize('loop', [False, True])
+def test_knn_graph_clustered_and_duplicates(loop):
+    x, b, sizes = clustered_batch(22)
+    k = 12
+    out = knn_graph(x, k, b, loop=loop, flow='target_to_source')  # row 0 = centre
+    if not loop:
+        assert not bool((out[0] == out[1]).any())
+    assert_same_dists(result_sorted_dists(out, x, x, x.size(0)),
+                      brute_sorted_dists(x, x, sizes, sizes, k, exclude_self=not loop),
+                      atol=1e-9)
+
+
+def test_knn_float32_clustered_within_documented_precision():
+    """float32: distances agree with float64 brute force up to ~1e-7 of the squared extent."""
+    x, bx, sizes = clustered_batch(23, dtype=torch.float32)
+    out = knn(x, x, 8, bx, bx)
+    got = result_sorted_dists(out, x, x, x.size(0))
+    expected = brute_sorted_dists(x.double(), x.double(), sizes, sizes, 8)
+    for g, e in zip(got, expected):
+        assert len(g) == len(e)
+        # Squared distances within 1e-5 of the squared cloud extent (blob + outliers ~ 300).
+        assert torch.allclose(torch.tensor(g) ** 2, torch.tensor(e) ** 2, atol=1e-5 * 300)
+
+
+def test_knn_tiny_clouds_and_large_k():
+    sizes_x, sizes_y = [1, 2, 3, 0, 90], [2, 1, 3, 2, 5]
+    x, bx = make_batch(sizes_x, 24)
+    y, by = make_batch(sizes_y, 25)
+    x, y = x.double(), y.double()
+    for k in (1, 2, 5, 64, 500):  # 500 > every cloud: all points of each cloud
+        out = knn(x, y, k, bx, by)
+        check_grouped_by_query(out, x, y)
+        assert out.size(1) == sum(q * min(k, n) for q, n in zip(sizes_y, sizes_x))
+        assert_same_dists(result_sorted_dists(out, x, y, y.size(0)),
+                          brute_sorted_dists(x, y, sizes_x, sizes_y, k), atol=1e-12)
+    # knn_graph on clouds smaller than k (and a single point: no neighbour without the loop).
+    g = knn_graph(x, 10, bx)
+    assert_same_dists(result_sorted_dists(g.flip(0), x, x, x.size(0)),
+                      brute_sorted_dists(x, x, sizes_x, sizes_x, 10, exclude_self=True),
+                      atol=1e-12)
+
+
+def test_knn_all_points_identical():
+    x = torch.ones(50, 3)
+    out = knn(x, x[:4], 5)
+    assert out.shape == (2, 20)
+    assert torch.equal(out[0], torch.arange(4).repeat_interleave(5))
+    for q in range(4):  # five distinct points per query (all at distance 0: any five)
+        nbrs = out[1][out[0] == q]
+        assert len(set(nbrs.tolist())) == 5 and bool((nbrs < 50).all())
+    g = knn_graph(x, 3)
+    assert g.size(1) == 150 and not bool((g[0] == g[1]).any())

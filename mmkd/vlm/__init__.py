@@ -1,0 +1,8 @@
+"""Vision-language (CLIP-style) distillation: open_clip adapter, datasets, losses, metrics."""
+from . import losses  # noqa: F401
+from .datasets import CsvImageText, ImageFolderCaptions, SyntheticCaptionedScenes
+from .metrics import RetrievalRecall, ZeroShotAccuracy
+from .models import OpenCLIPModel
+
+__all__ = ['CsvImageText', 'ImageFolderCaptions', 'SyntheticCaptionedScenes', 'RetrievalRecall',
+           'ZeroShotAccuracy', 'OpenCLIPModel']

@@ -1,0 +1,50 @@
+"""CLIP-KD's feature distillation (FD): Yang et al., "CLIP-KD: An Empirical Study of CLIP Model
+Distillation" (CVPR 2024).
+
+Official code: https://github.com/winycg/CLIP-KD (``src/open_clip/loss.py``, ``KDClipLoss``:
+``fd_loss``; ``script/methods/FD.sh``: loss weight 2000).
+"""
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmkd.registry import LOSSES
+from .utils import check_embeds, check_same_dim, normalize, teacher_normalize
+
+
+@LOSSES.register_module()
+class FDLoss(nn.Module):
+    """``w_I * mean((I_S - I_T)^2) + w_T * mean((T_S - T_T)^2)`` over every element.
+
+    ``I``, ``T`` are the L2-normalised image and text embeddings ``[B, D]`` of the student (S)
+    and teacher (T). When the embedding dims differ, a connector (a ``Linear``, applied by the
+    distiller) maps the student embeddings to the teacher dim; its output is normalised here, as
+    the official code normalises the projected student embedding. The means are element-wise
+    (``F.mse_loss``, as the official code, which the paper's loss weight of 2000 goes with);
+    the paper's per-sample squared distance is ``D`` times that. Teacher embeddings are detached.
+
+    Args:
+        image_weight: weight ``w_I`` of the image term.
+        text_weight: weight ``w_T`` of the text term.
+    """
+
+    shape_pairs = (('student_image_embeds', 'teacher_image_embeds'),
+                   ('student_text_embeds', 'teacher_text_embeds'))
+
+    def __init__(self, image_weight: float = 1.0, text_weight: float = 1.0) -> None:
+        super().__init__()
+        self.image_weight = image_weight
+        self.text_weight = text_weight
+
+    def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
+                teacher_image_embeds: Tensor, teacher_text_embeds: Tensor) -> Tensor:
+        check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
+                     student_text_embeds)
+        check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
+                     teacher_text_embeds)
+        check_same_dim('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
+                       teacher_image_embeds)
+        image = F.mse_loss(normalize(student_image_embeds),
+                           teacher_normalize(teacher_image_embeds, student_image_embeds))
+        text = F.mse_loss(normalize(student_text_embeds),
+                          teacher_normalize(teacher_text_embeds, student_text_embeds))
+        return self.image_weight * image + self.text_weight * text
