@@ -17,6 +17,8 @@ setup(
         'mmengine==0.10.7',
         'scikit-learn',
         'safetensors',
+        'onnx',
+        'onnxruntime',
         'matplotlib',
         'numpy',
         'tqdm',

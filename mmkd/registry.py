@@ -22,12 +22,14 @@ from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
 from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
-                  locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm'])
+                  locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm',
+                             'mmkd.diffusion'])
 # Distillation losses: ``KDLoss``, ``DKDLoss``, ... (connectors are ordinary MODELS).
 LOSSES = Registry('distillation loss', scope='mmkd',
                   locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses', 'mmkd.vlm.losses'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
-                    locations=['mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm'])
+                    locations=['mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm',
+                               'mmkd.diffusion'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',
                       locations=['mmkd.classification', 'mmkd.pointcloud'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',

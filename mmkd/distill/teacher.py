@@ -7,16 +7,19 @@ A teacher spec in a config::
                      checkpoint='work_dirs/teacher/epoch_30.pth',
                      prefix=None,        # e.g. 'student.' to take a distilled student as teacher
                      mode='eval',        # 'eval' | 'norm_eval' | 'train'
-                     dtype='float32'),   # 'float32' | 'float16' | 'bfloat16'
+                     dtype='float32',    # 'float32' | 'float16' | 'bfloat16'
+                     inputs=None),       # e.g. 'batch.views': what the teacher sees
         ema=dict(ema_of_student=True, momentum=0.999))      # self-distillation target
 
 ``eval`` puts the whole teacher in eval mode (BatchNorm statistics, Dropout and DropPath off).
 ``norm_eval`` keeps the teacher in the runner's mode except its normalisation layers, and
 ``train`` keeps it in the runner's mode (Dropout on, BatchNorm updating its statistics).
-Teachers never receive gradients.
+Teachers never receive gradients. By default a teacher sees the student's ``inputs``;
+``inputs='batch.<field>'`` gives it that field of the batch's ``data_samples`` instead (rendered
+views of a point cloud for an image teacher, a denser cloud, another tokenisation).
 """
 import copy
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -36,7 +39,8 @@ class TeacherSpec:
 
     def __init__(self, name: str, model: Optional[dict] = None, checkpoint: Optional[str] = None,
                  prefix: Optional[str] = None, mode: str = 'eval', dtype: str = 'float32',
-                 ema_of_student: bool = False, momentum: float = 0.999) -> None:
+                 ema_of_student: bool = False, momentum: float = 0.999,
+                 inputs: Optional[str] = None) -> None:
         where = f'model.teachers.{name}'
         if mode not in TEACHER_MODES:
             raise ValueError(f'{where}.mode: expected one of {TEACHER_MODES}, got {mode!r}')
@@ -47,7 +51,12 @@ class TeacherSpec:
                              f'ema_of_student=True, exactly one of them')
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f'{where}.momentum: expected 0 <= momentum < 1, got {momentum}')
+        if inputs is not None and (not isinstance(inputs, str) or not inputs.startswith('batch.')
+                                   or len(inputs) == len('batch.')):
+            raise ValueError(f"{where}.inputs: expected None (the student's inputs) or "
+                             f"'batch.<field>' (a field of data_samples), got {inputs!r}")
         self.name, self.where = name, where
+        self.inputs_field = None if inputs is None else inputs[len('batch.'):]
         self.model_cfg, self.checkpoint, self.prefix = model, checkpoint, prefix
         self.mode, self.dtype = mode, _DTYPES[dtype]
         self.ema_of_student, self.momentum = ema_of_student, momentum
@@ -63,6 +72,16 @@ class TeacherSpec:
         teacher.to(self.dtype)
         teacher.requires_grad_(False)
         return teacher
+
+    def select_inputs(self, inputs: Any, data_samples: Any) -> Any:
+        """What this teacher is called with: the student's inputs or a field of the batch."""
+        if self.inputs_field is None:
+            return inputs
+        if not isinstance(data_samples, dict) or self.inputs_field not in data_samples:
+            present = sorted(data_samples) if isinstance(data_samples, dict) else []
+            raise KeyError(f'{self.where}.inputs: the batch has no data_samples field '
+                           f'{self.inputs_field!r} (fields: {present})')
+        return data_samples[self.inputs_field]
 
     def set_mode(self, teacher: nn.Module, training: bool) -> None:
         """Put the teacher in its configured mode, given the runner's mode."""

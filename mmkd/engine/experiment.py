@@ -49,11 +49,19 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def first_sample(inputs: Any) -> Any:
+    """The first sample of a batch: a tensor, a list, or a dict of them (e.g. CLIP's image and
+    captions)."""
+    if isinstance(inputs, dict):
+        return {k: first_sample(v) for k, v in inputs.items()}
+    return inputs[:1]
+
+
 @torch.no_grad()
-def latency_ms(model: torch.nn.Module, inputs: torch.Tensor, repeats: int = 50) -> float:
+def latency_ms(model: torch.nn.Module, inputs: Any, repeats: int = 50) -> float:
     """Median CPU time of one forward on a single sample, in milliseconds."""
     model.eval()
-    sample = inputs[:1]
+    sample = first_sample(inputs)
     for _ in range(5):
         model(sample)
     times = []

@@ -1,6 +1,7 @@
 """Point clouds: PyTorch neighbour search with PyG conventions (PyG 2.8's own needs pyg-lib),
 PyG-layer classifiers, open3d-backed datasets and transforms."""
 from . import losses  # noqa: F401
+from . import views  # noqa: F401  (registers PointCloudWithViews)
 from .datasets import ModelNetFolder, PointCloudFolder, SyntheticShapes
 from .models import DGCNNClassifier, PointNet2Classifier, PointNetClassifier
 from .ops import fps, knn, knn_graph, radius, radius_graph

@@ -201,6 +201,8 @@ def test_init_weights_restarts_ema_teacher_from_student():
     (dict(model=None), r'model\.teachers\.teacher: give either model'),
     (dict(ema_of_student=True, momentum=1.0), r'model\.teachers\.teacher\.momentum: expected '
                                               r'0 <= momentum < 1, got 1\.0'),
+    (dict(inputs='views'), r"model\.teachers\.teacher\.inputs: expected None .* or "
+                           r"'batch\.<field>' .*, got 'views'"),
 ])
 def test_bad_teacher_spec(spec, match):
     with pytest.raises(ValueError, match=match):
@@ -215,3 +217,24 @@ def test_reserved_teacher_names():
     for name in ('student', 'batch'):
         with pytest.raises(KeyError, match=rf"model\.teachers\.{name}: '{name}' is reserved"):
             Distill(student=STUDENT, teachers={name: dict(model=TEACHER)}, distiller=DISTILLER)
+
+
+def test_teacher_reads_its_own_inputs_from_the_batch():
+    """``inputs='batch.<field>'``: the teacher sees that field (here a brighter image), the student
+    its usual inputs; a batch without the field is an error naming the key."""
+    from mmkd.distill.losses import KDLoss
+    algo = build(inputs='batch.teacher_images')
+    images, samples = batch()
+    samples['teacher_images'] = images * 2
+    algo.train()
+    got = algo.loss(images, samples)['distill.loss_kd']
+    with torch.no_grad():
+        student_logits = algo.student(images)
+        on_field = KDLoss(temperature=4.0)(student_logits, algo.teachers['teacher'](images * 2))
+        on_student_inputs = KDLoss(temperature=4.0)(student_logits,
+                                                    algo.teachers['teacher'](images))
+    assert got.item() == pytest.approx(on_field.item(), rel=1e-5)
+    assert abs(on_field.item() - on_student_inputs.item()) > 1e-3
+    with pytest.raises(KeyError, match=r"model\.teachers\.teacher\.inputs: the batch has no "
+                                       r"data_samples field 'teacher_images' \(fields: \['labels'\]\)"):
+        algo.loss(images, batch()[1])

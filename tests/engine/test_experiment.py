@@ -10,8 +10,8 @@ import torch
 from mmengine.config import Config
 
 from mmkd.engine.checkpoint import load_state_dict_file
-from mmkd.engine.experiment import (count_params, deployable_model, gap_closed, report_table,
-                                    run_experiment)
+from mmkd.engine.experiment import (count_params, deployable_model, first_sample, gap_closed,
+                                    report_table, run_experiment)
 from mmkd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -240,3 +240,10 @@ def test_reuse_does_not_take_an_unfinished_run(experiment, tmp_path, capsys):
     assert 'reusing' not in capsys.readouterr().out
     [result] = outcome['results']
     assert osp.basename(result['checkpoint']) == 'epoch_2.pth'
+
+
+def test_first_sample_of_tensor_list_and_dict_batches():
+    batch = dict(image=torch.arange(12.).reshape(3, 4), text=['a', 'b', 'c'])
+    sample = first_sample(batch)
+    assert sample['text'] == ['a'] and torch.equal(sample['image'], torch.arange(4.)[None])
+    assert torch.equal(first_sample(torch.arange(6).reshape(3, 2)), torch.tensor([[0, 1]]))

@@ -102,8 +102,9 @@ class Distill(BaseModel):
             if spec.ema_of_student and self.training:
                 spec.update_ema(teacher, self.student)
             with torch.no_grad(), self.distiller.recording(name):
-                teacher_inputs = inputs if spec.dtype == torch.float32 else \
-                    cast_floats(inputs, spec.dtype)
+                teacher_inputs = spec.select_inputs(inputs, data_samples)
+                if spec.dtype != torch.float32:
+                    teacher_inputs = cast_floats(teacher_inputs, spec.dtype)
                 run_model(teacher, teacher_inputs, data_samples, 'tensor')
         with self.distiller.recording('student'):
             student_losses = run_model(self.student, inputs, data_samples, 'loss')

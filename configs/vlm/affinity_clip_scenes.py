@@ -1,0 +1,8 @@
+# open_clip's DistillClipLoss: the student's in-batch image<->text logits against the teacher's
+# softmax, each model at its own logit scale.
+_base_ = ['../_base_/clip_scenes_distill.py']
+model = dict(distiller=dict(losses=dict(loss_affinity=dict(
+    type='ClipAffinityLoss', loss_weight=1.0,
+    inputs=dict(student_image_embeds='student.image', student_text_embeds='student.text',
+                teacher_image_embeds='teacher.image', teacher_text_embeds='teacher.text',
+                student_logit_scale='student.scale', teacher_logit_scale='teacher.scale')))))

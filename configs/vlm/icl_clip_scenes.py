@@ -1,0 +1,9 @@
+# CLIP-KD's interactive contrastive learning: student images against teacher texts and student
+# texts against teacher images.
+_base_ = ['../_base_/clip_scenes_distill.py']
+model = dict(distiller=dict(losses=dict(loss_icl=dict(
+    type='ICLLoss', loss_weight=1.0,
+    inputs=dict(student_image_embeds=dict(source='student.image', connector='image_s'),
+                student_text_embeds=dict(source='student.text', connector='text_s'),
+                teacher_image_embeds='teacher.image', teacher_text_embeds='teacher.text',
+                student_logit_scale='student.scale')))))
