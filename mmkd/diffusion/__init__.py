@@ -15,3 +15,4 @@ from .sampling import (alpha_at, ddim_sample, ddim_step, ddim_timesteps, predict
 __all__ = ['DigitsImages', 'ImageFolderDataset', 'SyntheticShapesImages', 'DiffusionModel',
            'alpha_at', 'ddim_sample', 'ddim_step', 'ddim_timesteps', 'predict_x0_eps',
            'sample_like_pipeline', 'scheduler_sample', 'training_target']
+from . import methods  # noqa: E402,F401  (registers the step-distillation algorithms)
