@@ -13,8 +13,10 @@ from torch.utils.data import Dataset
 from mmkd.registry import DATASETS
 
 
-def digits_split(split: str, test_fraction: float = 0.3, seed: int = 0):
-    """The images (``[N, 8, 8]`` float32 in [0, 1]) and labels of a stratified, seeded split."""
+def digits_split(split: str, test_fraction: float = 0.3, seed: int = 0,
+                 num_samples: Optional[int] = None):
+    """The images (``[N, 8, 8]`` float32 in [0, 1]) and labels of a stratified, seeded split;
+    only its first ``num_samples`` images when given (1 to the split's size)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     if split not in ('train', 'test'):
@@ -24,7 +26,13 @@ def digits_split(split: str, test_fraction: float = 0.3, seed: int = 0):
     train_x, test_x, train_y, test_y = train_test_split(
         images, digits.target, test_size=test_fraction, random_state=seed,
         stratify=digits.target)
-    return (train_x, train_y) if split == 'train' else (test_x, test_y)
+    images, labels = (train_x, train_y) if split == 'train' else (test_x, test_y)
+    if num_samples is not None:
+        if not 0 < num_samples <= len(images):
+            raise ValueError(f'num_samples: expected 1..{len(images)} for the {split} '
+                             f'split, got {num_samples}')
+        images, labels = images[:num_samples], labels[:num_samples]
+    return images, labels
 
 
 @DATASETS.register_module()
@@ -44,12 +52,7 @@ class DigitsDataset(Dataset):
 
     def __init__(self, split: str = 'train', test_fraction: float = 0.3, seed: int = 0,
                  max_shift: int = 0, num_samples: Optional[int] = None) -> None:
-        images, labels = digits_split(split, test_fraction, seed)
-        if num_samples is not None:
-            if not 0 < num_samples <= len(images):
-                raise ValueError(f'num_samples: expected 1..{len(images)} for the {split} '
-                                 f'split, got {num_samples}')
-            images, labels = images[:num_samples], labels[:num_samples]
+        images, labels = digits_split(split, test_fraction, seed, num_samples)
         self.images = torch.from_numpy(images).unsqueeze(1)
         self.labels = torch.from_numpy(labels).long()
         self.max_shift = max_shift

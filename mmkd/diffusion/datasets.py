@@ -45,12 +45,7 @@ class DigitsImages(Dataset):
 
     def __init__(self, split: str = 'train', image_size: int = 16, test_fraction: float = 0.3,
                  seed: int = 0, num_samples: Optional[int] = None) -> None:
-        images, labels = digits_split(split, test_fraction, seed)
-        if num_samples is not None:
-            if not 0 < num_samples <= len(images):
-                raise ValueError(f'num_samples: expected 1..{len(images)} for the {split} '
-                                 f'split, got {num_samples}')
-            images, labels = images[:num_samples], labels[:num_samples]
+        images, labels = digits_split(split, test_fraction, seed, num_samples)
         images = torch.from_numpy(images).unsqueeze(1)
         if image_size != images.shape[-1]:
             images = F.interpolate(images, size=(image_size, image_size), mode='bilinear',

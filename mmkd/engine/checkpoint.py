@@ -82,6 +82,15 @@ def atomic_torch_save(obj: Any, path: Union[str, Path]) -> None:
     atomic_write_bytes(buffer.getvalue(), path)
 
 
+def save_figure(fig: Any, path: Union[str, Path], dpi: int) -> str:
+    """Render a matplotlib figure as a PNG (white background) and write it to ``path``
+    atomically; returns ``path`` as a string."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png', dpi=dpi, facecolor='white')
+    atomic_write_bytes(buffer.getvalue(), path)
+    return str(path)
+
+
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
     """MMEngine's local storage backend with atomic ``put`` and ``put_text``.

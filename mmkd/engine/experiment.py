@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from mmengine.config import Config
 
-from .checkpoint import atomic_write_bytes, load_checkpoint_meta
+from .checkpoint import atomic_write_bytes, load_checkpoint_meta, save_figure
 from .runner import build_runner, load_config
 
 
@@ -207,7 +207,7 @@ def plot_results(results: List[Dict[str, Any]], metric: str, path: str) -> None:
     for i, v in enumerate(values):
         ax.text(i, v, f'{v:.1f}', ha='center', va='bottom')
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -240,7 +240,7 @@ def plot_curves(results: List[Dict[str, Any]], metric: str, path: str) -> None:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

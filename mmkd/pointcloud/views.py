@@ -48,7 +48,6 @@ open3d is imported lazily, only inside :func:`render_mesh_depth` (it is known to
 DataLoader workers and with some import orders); everything else is plain torch and is safe in
 DataLoader workers. matplotlib is imported only inside :func:`save_view_grid`.
 """
-import io
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -472,9 +471,5 @@ def save_view_grid(views, titles: Sequence[str], path: str,
                 ax.set_ylabel(titles[i], fontsize=9)
     fig.subplots_adjust(left=0.9 / (cols * panel_size + 0.9), right=0.99, bottom=0.01,
                         top=1 - 0.3 / (rows * panel_size + 0.3), wspace=0.05, hspace=0.05)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=dpi, facecolor='white')
-
-    from mmkd.engine.checkpoint import atomic_write_bytes
-    atomic_write_bytes(buffer.getvalue(), path)
-    return str(path)
+    from mmkd.engine.checkpoint import save_figure
+    return save_figure(fig, path, dpi)

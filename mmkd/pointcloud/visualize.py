@@ -10,7 +10,6 @@
 matplotlib is imported lazily, and only its object-oriented API with the Agg canvas is used (no
 ``pyplot``, no global backend switch), so this works headless and inside other programs.
 """
-import io
 import math
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -117,12 +116,8 @@ def render_samples(points: Sequence[PointsLike], titles: Sequence[str], path: st
     fig.subplots_adjust(left=0, right=1, bottom=0, top=top, wspace=0, hspace=0.3 / panel_size)
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=dpi, facecolor='white')
-
-    from mmkd.engine.checkpoint import atomic_write_bytes
-    atomic_write_bytes(buffer.getvalue(), path)
-    return str(path)
+    from mmkd.engine.checkpoint import save_figure
+    return save_figure(fig, path, dpi)
 
 
 def pick_indices(labels: Sequence[int], num: int, seed: int = 0) -> List[int]:

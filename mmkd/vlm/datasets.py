@@ -797,8 +797,5 @@ def save_caption_grid(dataset, indices: Sequence[int], path: str, ncols: int = 4
                         wspace=0.05, hspace=title_h / panel_size)
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=dpi, facecolor='white')
-    from mmkd.engine.checkpoint import atomic_write_bytes
-    atomic_write_bytes(buffer.getvalue(), path)
-    return str(path)
+    from mmkd.engine.checkpoint import save_figure
+    return save_figure(fig, path, dpi)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import (Scale, check_embeds, check_logit_scale, check_same_batch, normalize,
+from .utils import (Scale, check_clip_embeds, check_logit_scale, normalize,
                     symmetric_contrastive_loss, teacher_normalize)
 
 
@@ -56,12 +56,8 @@ class AFDLoss(nn.Module):
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
                 teacher_image_embeds: Tensor, teacher_text_embeds: Tensor,
                 student_logit_scale: Scale) -> Tensor:
-        check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
-                     student_text_embeds)
-        check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
-                     teacher_text_embeds)
-        check_same_batch('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
-                         teacher_image_embeds)
+        check_clip_embeds(student_image_embeds, student_text_embeds, teacher_image_embeds,
+                          teacher_text_embeds, same_dim=False)
         self._check_dim('student_image_embeds', student_image_embeds, self.student_dim,
                         'student_dim')
         self._check_dim('teacher_image_embeds', teacher_image_embeds, self.teacher_dim,

@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import (Scale, check_embeds, check_logit_scale, check_same_batch, clip_logits,
-                    normalize, teacher_normalize)
+from .utils import (Scale, check_clip_embeds, check_logit_scale, clip_logits, normalize,
+                    teacher_normalize)
 
 
 def soft_cross_entropy(student_logits: Tensor, teacher_probs: Tensor) -> Tensor:
@@ -64,12 +64,8 @@ class ClipAffinityLoss(nn.Module):
                            student_logit_scale: Optional[Scale] = None,
                            teacher_logit_scale: Optional[Scale] = None) -> Tuple[Tensor, Tensor]:
         """The image-to-text and text-to-image terms, before they are averaged."""
-        check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
-                     student_text_embeds)
-        check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
-                     teacher_text_embeds)
-        check_same_batch('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
-                         teacher_image_embeds)
+        check_clip_embeds(student_image_embeds, student_text_embeds, teacher_image_embeds,
+                          teacher_text_embeds, same_dim=False)
         s_scale = self._scale('student_logit_scale', student_logit_scale, student_image_embeds)
         with torch.no_grad():
             t_scale = self._scale('teacher_logit_scale', teacher_logit_scale,

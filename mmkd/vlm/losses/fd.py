@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import check_embeds, check_same_dim, normalize, teacher_normalize
+from .utils import check_clip_embeds, normalize, teacher_normalize
 
 
 @LOSSES.register_module()
@@ -37,12 +37,8 @@ class FDLoss(nn.Module):
 
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
                 teacher_image_embeds: Tensor, teacher_text_embeds: Tensor) -> Tensor:
-        check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
-                     student_text_embeds)
-        check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
-                     teacher_text_embeds)
-        check_same_dim('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
-                       teacher_image_embeds)
+        check_clip_embeds(student_image_embeds, student_text_embeds, teacher_image_embeds,
+                          teacher_text_embeds, same_dim=True)
         image = F.mse_loss(normalize(student_image_embeds),
                            teacher_normalize(teacher_image_embeds, student_image_embeds))
         text = F.mse_loss(normalize(student_text_embeds),

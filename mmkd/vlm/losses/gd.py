@@ -11,8 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import (Scale, check_embeds, check_logit_scale, check_same_dim, normalize,
-                    teacher_normalize)
+from .utils import Scale, check_clip_embeds, check_logit_scale, normalize, teacher_normalize
 
 
 def contrastive_grads(anchors: Tensor, keys: Tensor, scale: Tensor) -> Tuple[Tensor, Tensor]:
@@ -69,12 +68,8 @@ class GDLoss(nn.Module):
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
                 teacher_image_embeds: Tensor, teacher_text_embeds: Tensor,
                 student_logit_scale: Scale, teacher_logit_scale: Scale) -> Tensor:
-        check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
-                     student_text_embeds)
-        check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
-                     teacher_text_embeds)
-        check_same_dim('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
-                       teacher_image_embeds)
+        check_clip_embeds(student_image_embeds, student_text_embeds, teacher_image_embeds,
+                          teacher_text_embeds, same_dim=True)
         s_scale = check_logit_scale('student_logit_scale', student_logit_scale,
                                     student_image_embeds)
         s_img, s_txt = normalize(student_image_embeds), normalize(student_text_embeds)

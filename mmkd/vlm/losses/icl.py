@@ -8,8 +8,8 @@ import torch
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import (Scale, check_embeds, check_logit_scale, check_same_dim, clip_logits,
-                    contrastive_loss, normalize, teacher_normalize)
+from .utils import (Scale, check_clip_embeds, check_logit_scale, clip_logits, contrastive_loss,
+                    normalize, teacher_normalize)
 
 
 @LOSSES.register_module()
@@ -35,12 +35,8 @@ class ICLLoss(nn.Module):
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
                 teacher_image_embeds: Tensor, teacher_text_embeds: Tensor,
                 student_logit_scale: Scale) -> Tensor:
-        check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
-                     student_text_embeds)
-        check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
-                     teacher_text_embeds)
-        check_same_dim('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
-                       teacher_image_embeds)
+        check_clip_embeds(student_image_embeds, student_text_embeds, teacher_image_embeds,
+                          teacher_text_embeds, same_dim=True)
         scale = check_logit_scale('student_logit_scale', student_logit_scale,
                                   student_image_embeds)
         with torch.no_grad():

@@ -52,6 +52,22 @@ def check_same_dim(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
                          f'side that maps the student embedding to the teacher dim)')
 
 
+def check_clip_embeds(student_image_embeds: Tensor, student_text_embeds: Tensor,
+                      teacher_image_embeds: Tensor, teacher_text_embeds: Tensor,
+                      same_dim: bool) -> None:
+    """The four embeddings of a CLIP-style loss: each model's pair passes ``check_embeds``, and
+    student and teacher embed the same batch (``same_dim=False``) or, for losses comparing them
+    element-wise or by inner product, also have one dim (``same_dim=True``). The text embeddings
+    need no cross-model check: ``check_embeds`` gives them their model's image shape."""
+    check_embeds('student_image_embeds', student_image_embeds, 'student_text_embeds',
+                 student_text_embeds)
+    check_embeds('teacher_image_embeds', teacher_image_embeds, 'teacher_text_embeds',
+                 teacher_text_embeds)
+    check_pair = check_same_dim if same_dim else check_same_batch
+    check_pair('student_image_embeds', student_image_embeds, 'teacher_image_embeds',
+               teacher_image_embeds)
+
+
 def check_logit_scale(name: str, scale: Optional[Scale], like: Tensor) -> Tensor:
     """A scalar logit scale as a 0-dim tensor on ``like``'s device and dtype."""
     if scale is None:
