@@ -21,12 +21,13 @@ and standard deviation.
 The teacher run is named ``teacher`` and the baseline ``scratch`` unless the config says
 ``teacher_run``/``scratch_run``.
 """
+import glob
 import json
 import os
 import os.path as osp
 import statistics
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch
 from mmengine.config import Config
@@ -123,7 +124,7 @@ def run_one(run: Dict[str, Any], work_dir: str,
     batch = next(iter(runner.test_dataloader))
     inputs = runner.model.data_preprocessor(batch, False)['inputs']
     result = dict(name=name, config=run['config'], work_dir=work_dir, checkpoint=checkpoint,
-                  scalars=osp.join(runner.log_dir, 'vis_data', 'scalars.json'),
+                  scalars=sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))),
                   metrics={k: float(v) for k, v in metrics.items()},
                   params=count_params(model), latency_ms=latency_ms(model, inputs))
     atomic_write_bytes(json.dumps(result, indent=2).encode(), osp.join(work_dir, 'result.json'))
@@ -211,12 +212,16 @@ def plot_results(results: List[Dict[str, Any]], metric: str, path: str) -> None:
     plt.close(fig)
 
 
-def read_scalars(path: str) -> List[Dict[str, Any]]:
-    """The records MMEngine's LocalVisBackend wrote (one JSON object per line)."""
-    if not osp.isfile(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def read_scalars(paths: Union[str, List[str]]) -> List[Dict[str, Any]]:
+    """The records MMEngine's LocalVisBackend wrote (one JSON object per line), from one file or
+    from the log folders of a run in time order (a resumed run logs into a new folder; a reused
+    run's evaluation adds an empty one)."""
+    records = []
+    for path in [paths] if isinstance(paths, str) else paths:
+        if osp.isfile(path):
+            with open(path) as f:
+                records += [json.loads(line) for line in f if line.strip()]
+    return records
 
 
 def plot_curves(results: List[Dict[str, Any]], metric: str, path: str) -> None:

@@ -75,15 +75,20 @@ class SamplePoints(_PointTransform):
     """Pick exactly ``num_points`` points.
 
     With at least ``num_points`` points: a random subset without replacement. With fewer: every
-    point once plus random repeats to fill up, in random order.
+    point once plus random repeats to fill up, in random order. With ``seed`` (and no generator
+    passed) every call draws the same way, whatever the global RNG: evaluation pipelines use it
+    so that a test metric does not depend on what ran before.
     """
 
-    def __init__(self, num_points: int) -> None:
+    def __init__(self, num_points: int, seed: Optional[int] = None) -> None:
         if int(num_points) != num_points or num_points < 1:
             raise ValueError(f'SamplePoints: num_points must be a positive int, got {num_points!r}')
         self.num_points = int(num_points)
+        self.seed = seed
 
     def transform(self, points, generator=None):
+        if generator is None and self.seed is not None:
+            generator = torch.Generator().manual_seed(self.seed)
         n = points.shape[0]
         if n == 0:
             raise ValueError('SamplePoints: got an empty point cloud')

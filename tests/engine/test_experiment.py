@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from mmkd.engine.checkpoint import load_state_dict_file
 from mmkd.engine.experiment import (count_params, deployable_model, first_sample, gap_closed,
-                                    report_table, run_experiment)
+                                    read_scalars, report_table, run_experiment)
 from mmkd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -247,3 +247,12 @@ def test_first_sample_of_tensor_list_and_dict_batches():
     sample = first_sample(batch)
     assert sample['text'] == ['a'] and torch.equal(sample['image'], torch.arange(4.)[None])
     assert torch.equal(first_sample(torch.arange(6).reshape(3, 2)), torch.tensor([[0, 1]]))
+
+
+def test_read_scalars_joins_the_log_folders_of_a_resumed_run(tmp_path):
+    first, second = tmp_path / 'a.json', tmp_path / 'b.json'
+    first.write_text('{"loss": 2.0, "step": 1}\n{"loss": 1.5, "step": 2}\n')
+    second.write_text('{"loss": 1.0, "step": 3}\n\n')
+    records = read_scalars([str(first), str(tmp_path / 'missing.json'), str(second)])
+    assert [r['step'] for r in records] == [1, 2, 3]
+    assert read_scalars(str(second)) == [{'loss': 1.0, 'step': 3}]

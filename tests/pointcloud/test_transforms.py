@@ -129,3 +129,15 @@ def test_registry_and_builder():
     out = composed(cloud(10))
     assert out.norm(dim=1).max().item() == pytest.approx(2.0, abs=1e-5)
     assert 'NormalizeToUnitSphere' in repr(composed)
+
+
+def test_sample_points_with_a_seed_ignores_the_global_rng():
+    points = torch.arange(300.).reshape(100, 3)
+    fixed = SamplePoints(10, seed=3)
+    torch.manual_seed(0)
+    first = fixed(points)
+    torch.rand(7)  # the global RNG moves on
+    assert torch.equal(fixed(points), first)
+    assert not torch.equal(SamplePoints(10, seed=4)(points), first)
+    expected = points[torch.randperm(100, generator=torch.Generator().manual_seed(3))[:10]]
+    assert torch.equal(first, expected)
