@@ -23,10 +23,11 @@ from mmengine.registry import Registry
 
 MODELS = Registry('model', parent=MMENGINE_MODELS, scope='mmkd',
                   locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm',
-                             'mmkd.diffusion'])
+                             'mmkd.diffusion', 'mmkd.crossmodal'])
 # Distillation losses: ``KDLoss``, ``DKDLoss``, ... (connectors are ordinary MODELS).
 LOSSES = Registry('distillation loss', scope='mmkd',
-                  locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses', 'mmkd.vlm.losses'])
+                  locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses', 'mmkd.vlm.losses',
+                             'mmkd.crossmodal.losses'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
                     locations=['mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm',
                                'mmkd.diffusion'])
