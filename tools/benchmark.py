@@ -2,6 +2,8 @@
 
     python tools/benchmark.py kd-overhead CONFIG --iters 20 --repeats 5
     python tools/benchmark.py pointcloud-ops --repeats 5
+    python tools/benchmark.py diffusion --teacher CONFIG CKPT --students NAME=CONFIG:CKPT[:SAMPLER]
+        --classifier CKPT --steps 1 2 4 8 --num-samples 500 --seed 0
 """
 import argparse
 import os.path as osp
@@ -12,6 +14,7 @@ import torch
 
 from mmengine.config import DictAction
 
+from mmkd.benchmark import diffusion as diffusion_bench
 from mmkd.benchmark.kd_overhead import measure_kd_overhead
 from mmkd.benchmark.pointcloud_ops import measure_pointcloud_ops
 from mmkd.benchmark.report import append_row, machine_info, write_json
@@ -60,6 +63,21 @@ def pointcloud_ops(args: argparse.Namespace, command: str) -> None:
              f"{r['knn_speedup']:.2f}x"])
 
 
+def diffusion(args: argparse.Namespace, command: str) -> None:
+    r = diffusion_bench.measure_diffusion(
+        args.teacher, args.students, args.classifier, args.steps, args.num_samples, args.seed,
+        args.reference_steps, args.batch_size, args.repeats, args.time_batch, args.grid_dir,
+        args.grids_to)
+    rows = diffusion_bench.table_rows(r)
+    header = diffusion_bench.TABLE_HEADER
+    publish(args, command, 'diffusion', r, diffusion_bench.summary(r), diffusion_bench.SECTION,
+            header, rows[0])
+    if args.docs != 'none':
+        for row in rows[1:]:
+            append_row(args.docs, diffusion_bench.SECTION, header,
+                       [r['date'], *row, f'`{command}`'])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description='mmkd benchmarks')
     sub = parser.add_subparsers(dest='benchmark', required=True)
@@ -76,13 +94,28 @@ def main() -> None:
     pc.add_argument('--k', type=int, default=16)
     pc.add_argument('--iters', type=int, default=5, help='interleaved calls per repeat')
     pc.add_argument('--repeats', type=int, default=5)
-    for p in (kd, pc):
+    df = sub.add_parser('diffusion', help='few-step samplers: FD, MSE vs teacher, time')
+    df.add_argument('--teacher', nargs=2, metavar=('CONFIG', 'CKPT'), required=True)
+    df.add_argument('--students', nargs='*', default=[], metavar='NAME=CONFIG:CKPT[:SAMPLER]',
+                    help="SAMPLER: 'ddim' or 'consistency' (default: from the config)")
+    df.add_argument('--classifier', required=True, help='digits feature classifier checkpoint')
+    df.add_argument('--steps', nargs='+', type=int, default=[1, 2, 4, 8])
+    df.add_argument('--num-samples', type=int, default=500)
+    df.add_argument('--seed', type=int, default=0)
+    df.add_argument('--reference-steps', type=int, default=100)
+    df.add_argument('--batch-size', type=int, default=250)
+    df.add_argument('--repeats', type=int, default=3)
+    df.add_argument('--time-batch', type=int, default=32, help='samples per timed call')
+    df.add_argument('--grid-dir', default=osp.join('work_dirs', 'bench', 'diffusion_grids'))
+    df.add_argument('--grids-to', help='also copy the grids there (e.g. docs/images)')
+    for p in (kd, pc, df):
         p.add_argument('--json', help='output JSON path (default work_dirs/bench/<name>.json)')
         p.add_argument('--docs', default='docs/BENCHMARKS.md',
                        help="markdown file to add a row to, or 'none'")
     args = parser.parse_args()
     command = 'python ' + ' '.join(shlex.quote(a) for a in ['tools/benchmark.py'] + sys.argv[1:])
-    {'kd-overhead': kd_overhead, 'pointcloud-ops': pointcloud_ops}[args.benchmark](args, command)
+    {'kd-overhead': kd_overhead, 'pointcloud-ops': pointcloud_ops,
+     'diffusion': diffusion}[args.benchmark](args, command)
 
 
 if __name__ == '__main__':
