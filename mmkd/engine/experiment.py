@@ -22,6 +22,7 @@ The teacher run is named ``teacher`` and the baseline ``scratch`` unless the con
 ``teacher_run``/``scratch_run``.
 """
 import glob
+import itertools
 import json
 import os
 import os.path as osp
@@ -230,15 +231,17 @@ def plot_curves(results: List[Dict[str, Any]], metric: str, path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4))
-    for r in results:
+    colors = plt.get_cmap('tab20' if len(results) > 10 else 'tab10').colors
+    for r, color in zip(results, itertools.cycle(colors)):
         records = read_scalars(r.get('scalars', ''))
         train = [x for x in records if 'loss' in x and 'step' in x]
         val = [x for x in records if metric in x]
         if train:
-            ax_loss.plot([x['step'] for x in train], [x['loss'] for x in train], label=r['name'])
+            ax_loss.plot([x['step'] for x in train], [x['loss'] for x in train], label=r['name'],
+                         color=color)
         if val:
             ax_metric.plot([x['step'] for x in val], [x[metric] for x in val], marker='o',
-                           label=r['name'])
+                           label=r['name'], color=color)
     ax_loss.set(xlabel='iteration', ylabel='total training loss', yscale='log')
     ax_metric.set(xlabel='epoch', ylabel=f'val {metric}')
     for ax in (ax_loss, ax_metric):

@@ -1,4 +1,4 @@
-# AdamW, half an epoch of linear warm-up, cosine decay over 6 epochs of 20000 scenes
+# The teacher's budget: AdamW, half an epoch of linear warm-up, cosine decay over 6 epochs of 20000 scenes
 # (156 iterations each at batch 128).
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1),
                      clip_grad=dict(max_norm=1.0))
