@@ -1,4 +1,5 @@
-"""Multi-view depth images of point clouds and meshes, for cross-modal (image -> point) distillation.
+"""Multi-view depth images of point clouds and meshes, for cross-modal (image -> point)
+distillation.
 
 An image teacher (a CNN on rendered views, or a CLIP image tower) sees a 3D sample through a few
 depth images; a point-cloud student sees the points. This module renders those images:
@@ -7,9 +8,9 @@ depth images; a point-cloud student sees the points. This module renders those i
   batched over clouds, views and points (no Python loop over points): a hard z-buffer
   (``scatter_reduce`` with ``'amax'`` of the near = bright intensity into every point's pixel,
   then a max filter for square splats), or a soft, differentiable Gaussian splatting with
-  front-to-back alpha compositing (``differentiable=True``). Optionally returns the pixel of every point in
-  every view and whether it is visible there (the point-to-pixel pairs a PPKT-style contrastive
-  loss needs).
+  front-to-back alpha compositing (``differentiable=True``). Optionally returns the pixel of
+  every point in every view and whether it is visible there (the point-to-pixel pairs a
+  PPKT-style contrastive loss needs).
 * :func:`render_mesh_depth`: the same views of a triangle mesh by ray casting with open3d's
   ``o3d.t.geometry.RaycastingScene`` (CPU, no OpenGL).
 * :class:`PointCloudWithViews`: a dataset wrapper (registered in ``DATASETS``) adding the views of

@@ -236,5 +236,6 @@ def test_teacher_reads_its_own_inputs_from_the_batch():
     assert got.item() == pytest.approx(on_field.item(), rel=1e-5)
     assert abs(on_field.item() - on_student_inputs.item()) > 1e-3
     with pytest.raises(KeyError, match=r"model\.teachers\.teacher\.inputs: the batch has no "
-                                       r"data_samples field 'teacher_images' \(fields: \['labels'\]\)"):
+                                       r"data_samples field 'teacher_images' "
+                                       r"\(fields: \['labels'\]\)"):
         algo.loss(images, batch()[1])

@@ -1,5 +1,5 @@
-# The teacher's budget: AdamW, half an epoch of linear warm-up, cosine decay over 6 epochs of 20000 scenes
-# (156 iterations each at batch 128).
+# The teacher's budget: AdamW, half an epoch of linear warm-up, cosine decay over 6 epochs of
+# 20000 scenes (157 iterations each at batch 128).
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.1),
                      clip_grad=dict(max_norm=1.0))
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=0.5,
