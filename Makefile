@@ -6,12 +6,12 @@ STAMP := $(VENV)/.mmkd-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test install system-deps clean
+.PHONY: demo test install system-deps bench-deps clean
 
 demo: install
 	$(PY) tools/run_experiment.py configs/experiments/digits_kd.py
 
-test: install
+test: install bench-deps
 	$(PY) -m pytest tests -q
 
 install: system-deps $(STAMP)
@@ -27,6 +27,15 @@ $(STAMP): setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
+
+# torchdistill, for the side-by-side step in `tools/benchmark.py kd-overhead --torchdistill`
+# only: installed into its own folder, which that benchmark (and its test) puts on sys.path.
+TORCHDISTILL_SITE := work_dirs/bench/torchdistill-site
+bench-deps: install $(TORCHDISTILL_SITE)/torchdistill
+
+$(TORCHDISTILL_SITE)/torchdistill:
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(TORCHDISTILL_SITE) \
+		torchdistill==1.1.5
 
 clean:
 	rm -rf work_dirs

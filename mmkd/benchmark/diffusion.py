@@ -3,15 +3,17 @@
 For every step count ``n`` of ``steps``, from the SAME initial noise (``num_samples`` images,
 ``torch.randn`` with ``seed``):
 
-- each student: PD students (``ProgressiveDistillation`` configs, or any ``DiffusionModel``) run
-  deterministic DDIM (:func:`~mmkd.diffusion.sampling.ddim_sample`) over
-  ``ddim_timesteps(T, n, spacing)`` (the config's spacing, else ``'trailing'``); CD students
+- each student: PD students (``ProgressiveDistillation`` configs, sampled only at their
+  ``num_student_steps``, or any ``DiffusionModel``) run deterministic DDIM
+  (:func:`~mmkd.diffusion.sampling.ddim_sample`) over ``ddim_timesteps(T, n, spacing)`` (the config's spacing, else ``'trailing'``); CD students
   (``ConsistencyDistillation`` configs) run multistep consistency sampling
   (:func:`~mmkd.diffusion.methods.consistency.consistency_sample`) over
   ``lcm_timesteps(n, T, num_solver_steps)``, re-noising from a generator seeded ``seed + 1``;
-- the teacher with DDIM over ``ddim_timesteps(T, n, 'trailing')``;
+- the teacher with DDIM over ``ddim_timesteps(T, n, 'trailing')``, clipping x0 as its
+  scheduler config says (``clip_sample``, diffusers' default);
 - the teacher with DPM-Solver++ (diffusers ``DPMSolverMultistepScheduler``, 2nd order,
-  ``lower_order_final``, ``final_sigmas_type='zero'``) over the same explicit timesteps
+  ``lower_order_final``, ``final_sigmas_type='zero'``, the same clip as thresholding) over the
+  same explicit timesteps
   (:func:`~mmkd.diffusion.sampling.configure_scheduler` / ``scheduler_sample``);
 
 plus the teacher's ``reference_steps``-step (100) DDIM, the reference. Per sampler: FD against the
@@ -72,11 +74,24 @@ def _load(config: str, checkpoint: str) -> Dict[str, Any]:
                                             cfg.model.get('predict_steps')))
 
 
+def _clip_range(scheduler: Any) -> Optional[float]:
+    """The x0 clip range of a scheduler config (diffusers' ``clip_sample``, on by default in
+    ``DDPMScheduler``/``DDIMScheduler``), or None."""
+    if not scheduler.config.get('clip_sample', False):
+        return None
+    return float(scheduler.config.get('clip_sample_range', 1.0))
+
+
 def _dpm_solver(scheduler: Any) -> Any:
+    """DPM-Solver++ (2M) from the teacher's config; its x0 clip becomes thresholding at the same
+    range (``sample_max_value`` with a quantile that always reaches it: a plain clamp)."""
     from diffusers import DPMSolverMultistepScheduler
+    clip = _clip_range(scheduler)
+    extra = dict(thresholding=True, sample_max_value=clip, dynamic_thresholding_ratio=1.0) \
+        if clip is not None else dict(thresholding=False)
     return DPMSolverMultistepScheduler.from_config(
         scheduler.config, algorithm_type='dpmsolver++', solver_order=2, lower_order_final=True,
-        final_sigmas_type='zero')
+        final_sigmas_type='zero', **extra)
 
 
 def _samplers(teacher: Dict[str, Any], students: List[Dict[str, Any]], steps: Sequence[int],
@@ -87,18 +102,23 @@ def _samplers(teacher: Dict[str, Any], students: List[Dict[str, Any]], steps: Se
     tm = teacher['model']
     T = tm.num_train_timesteps
 
-    def ddim(model: Any, timesteps: List[int]) -> Callable:
+    def ddim(model: Any, timesteps: List[int], clip_sample: bool = False) -> Callable:
         return lambda noise, gen: ddim_sample(model.unet, model.alphas_cumprod, timesteps, noise,
-                                              model.prediction_type)
+                                              model.prediction_type, clip_sample=clip_sample)
 
+    # the teacher samples as its own scheduler config says (diffusers' DDIM clips x0 by
+    # default): an epsilon model's unclipped x0 at t=999 is its error times ~2e4
+    teacher_clip = _clip_range(tm.scheduler) is not None
     dpm = _dpm_solver(tm.scheduler)
     out = []
     ref_ts = ddim_timesteps(T, reference_steps, 'trailing')
     out.append(dict(key=f'teacher_ddim_{reference_steps}', label='teacher DDIM', model='teacher',
                     sampler='ddim', steps=reference_steps, timesteps=ref_ts,
-                    run=ddim(tm, ref_ts)))
+                    run=ddim(tm, ref_ts, teacher_clip)))
     for n in steps:
         for student in students:
+            if student['type'] == 'ProgressiveDistillation' and n != student['trained_steps']:
+                continue  # a PD student is a sampler for the one step count it was distilled to
             model = student['model']
             if student['sampler'] == 'consistency':
                 ts = lcm_timesteps(n, model.num_train_timesteps, student['num_solver_steps'])
@@ -112,7 +132,7 @@ def _samplers(teacher: Dict[str, Any], students: List[Dict[str, Any]], steps: Se
                             sampler=student['sampler'], steps=n, timesteps=ts, run=run))
         ts = ddim_timesteps(T, n, 'trailing')
         out.append(dict(key=f'teacher_ddim_{n}', label='teacher DDIM', model='teacher',
-                        sampler='ddim', steps=n, timesteps=ts, run=ddim(tm, ts)))
+                        sampler='ddim', steps=n, timesteps=ts, run=ddim(tm, ts, teacher_clip)))
         out.append(dict(key=f'teacher_dpmpp_{n}', label='teacher DPM-Solver++ (2M)',
                         model='teacher', sampler='dpm-solver++', steps=n, timesteps=ts,
                         run=(lambda t: lambda noise, gen: scheduler_sample(tm.unet, dpm, t,
@@ -214,8 +234,10 @@ def measure_diffusion(teacher: Sequence[str], students: Sequence[Any], classifie
                        trained_steps=s['trained_steps'],
                        prediction_type=s['model'].prediction_type) for s in specs],
         classifier=dict(checkpoint=classifier, model=extractor.model_cfg),
+        teacher_clip_sample=_clip_range(tm.scheduler),
         dpm_solver=dict(algorithm_type='dpmsolver++', solver_order=2, lower_order_final=True,
-                        final_sigmas_type='zero'),
+                        final_sigmas_type='zero',
+                        thresholding=_clip_range(tm.scheduler) is not None),
         samplers=results)
 
 

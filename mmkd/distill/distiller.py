@@ -32,7 +32,7 @@ from mmengine.registry import build_from_cfg
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES, MODELS
-from .recorders import RecorderGroup
+from .recorders import RecorderGroup, ReplayedRecorderGroup
 
 InputRef = Union[str, Dict[str, str], List[Any]]
 
@@ -46,6 +46,8 @@ class Distiller(nn.Module):
         recorders, connectors, losses: see the module docstring.
         float_models: models whose recorded floating tensors are cast to float32 (teachers run
             in half precision).
+        replayed: names of models that are not run: their recordings are set for each batch
+            with :meth:`replay` (from a teacher-output cache) instead of captured by hooks.
         where: the config key of this distiller, used in error messages.
     """
 
@@ -55,16 +57,18 @@ class Distiller(nn.Module):
                  recorders: Optional[Dict[str, dict]] = None,
                  connectors: Optional[Dict[str, dict]] = None,
                  float_models: tuple = (),
+                 replayed: tuple = (),
                  where: str = 'model.distiller') -> None:
         super().__init__()
         self.where = where
         recorders = recorders or {}
         for owner in recorders:
-            if owner not in models:
+            if owner not in models and owner not in replayed:
                 raise KeyError(f'{where}.recorders.{owner}: no model named {owner!r}; '
-                               f'models are {sorted(models)}')
-        self.recorder_groups = {
-            owner: RecorderGroup(models[owner], cfgs, f'{where}.recorders.{owner}')
+                               f'models are {sorted(set(models) | set(replayed))}')
+        self.recorder_groups: Dict[str, Union[RecorderGroup, ReplayedRecorderGroup]] = {
+            owner: ReplayedRecorderGroup(cfgs) if owner in replayed
+            else RecorderGroup(models[owner], cfgs, f'{where}.recorders.{owner}')
             for owner, cfgs in recorders.items()
         }
         self.float_models = set(float_models)
@@ -146,6 +150,13 @@ class Distiller(nn.Module):
     def recording(self, owner: str) -> RecorderGroup:
         """Context manager recording the named model's tensors (a no-op group if it has none)."""
         return self.recorder_groups.get(owner) or _EMPTY_GROUP
+
+    def replay(self, owner: str, values: Dict[str, Any]) -> None:
+        """Set the recordings of a ``replayed`` model for the current batch."""
+        group = self.recorder_groups.get(owner)
+        if not isinstance(group, ReplayedRecorderGroup):
+            raise KeyError(f'{self.where}: {owner!r} is not a replayed model')
+        group.set(values)
 
     def _resolve(self, ref: InputRef, batch: Any, where: str) -> Any:
         if isinstance(ref, (list, tuple)):

@@ -88,3 +88,31 @@ class RecorderGroup:
             raise RuntimeError(f'{where}: module {recorder.source!r} was not called in the last '
                                f'forward pass, so recorder {name!r} holds nothing')
         return recorder.data
+
+
+class ReplayedRecorderGroup:
+    """Stands in for the :class:`RecorderGroup` of a model that is not run: its recordings are
+    set for each batch from a teacher-output cache (see :mod:`mmkd.distill.cache`).
+
+    ``cfgs`` are the recorder configs of that model; only their names are used here.
+    """
+
+    def __init__(self, cfgs: Dict[str, RecorderCfg]) -> None:
+        self.recorders: Dict[str, RecorderCfg] = dict(cfgs)
+        self.data: Dict[str, Any] = {}
+
+    def set(self, values: Dict[str, Any]) -> None:
+        """The recordings of the current batch, by recorder name."""
+        self.data = dict(values)
+
+    def __enter__(self) -> 'ReplayedRecorderGroup':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def get(self, name: str, where: str) -> Any:
+        if name not in self.data:
+            raise RuntimeError(f'{where}: no cached value for recorder {name!r} in this batch; '
+                               f'the cache gave {sorted(self.data)}')
+        return self.data[name]

@@ -15,7 +15,10 @@ Experiment config::
 A run with ``reuse=True`` whose final checkpoint exists is evaluated, not retrained (one that
 stopped early is resumed).
 ``teacher_from`` points the run's teacher (``model.teachers.<teacher_key>.checkpoint``,
-``teacher_key`` defaulting to ``'teacher'``) at another run's final checkpoint. ``seeds``
+``teacher_key`` defaulting to ``'teacher'``) at another run's final checkpoint;
+``teacher_checkpoint_keys`` lists the config keys to point there instead (e.g. a ULIP student's
+frozen teacher and text tower, ``['model.teachers.clip.checkpoint',
+'model.student.text_encoder.pretrained']``). ``seeds``
 (per run, or for all runs at the top level) repeats a run with each seed and reports the mean
 and standard deviation.
 The teacher run is named ``teacher`` and the baseline ``scratch`` unless the config says
@@ -27,6 +30,7 @@ import json
 import os
 import os.path as osp
 import statistics
+import textwrap
 import time
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -106,7 +110,9 @@ def run_one(run: Dict[str, Any], work_dir: str,
             raise KeyError(f"runs[{name}].teacher_from: run {source!r} has no final checkpoint "
                            f'before {name!r} runs; order the runs so the teacher comes first')
         key = run.get('teacher_key', 'teacher')
-        options[f'model.teachers.{key}.checkpoint'] = teacher_checkpoints[source]
+        for option in (run.get('teacher_checkpoint_keys')
+                       or [f'model.teachers.{key}.checkpoint']):
+            options[option] = teacher_checkpoints[source]
     cfg = load_config(run['config'], work_dir, options)
     cfg.experiment_name = f"{name}_{time.strftime('%Y%m%d_%H%M%S')}"
     checkpoint = _last_checkpoint(work_dir) if run.get('reuse') else None
@@ -169,16 +175,20 @@ def _shown(r: Dict[str, Any], metric: str) -> str:
     return shown
 
 
-def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: str,
-                 scratch_run: str, extra_metrics: Sequence[str] = ()) -> str:
+def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: Optional[str],
+                 scratch_run: Optional[str], extra_metrics: Sequence[str] = (),
+                 teacher_ratio: bool = False) -> str:
     """A markdown table of the runs with the metric, ``extra_metrics``, params, latency and gap
-    closed (of ``metric``)."""
+    closed (of ``metric``); with ``teacher_ratio`` also a column "of teacher" = metric /
+    teacher's metric (e.g. a point student's zero-shot accuracy against its CLIP teacher's)."""
     by_name = {r['name']: r for r in results}
     teacher = by_name[teacher_run]['metrics'][metric] if teacher_run in by_name else None
     scratch = by_name[scratch_run]['metrics'][metric] if scratch_run in by_name else None
     extra_head = ''.join(f' {m} |' for m in extra_metrics)
-    lines = [f'| run | {metric} |{extra_head} params | CPU latency / sample (ms) | gap closed |',
-             '|---|---|' + '---|' * len(extra_metrics) + '---|---|---|']
+    ratio_head = ' of teacher |' if teacher_ratio else ''
+    lines = [f'| run | {metric} |{extra_head} params | CPU latency / sample (ms) | gap closed |'
+             f'{ratio_head}',
+             '|---|---|' + '---|' * (len(extra_metrics) + bool(teacher_ratio)) + '---|---|---|']
     for r in results:
         value = r['metrics'][metric]
         shown = _shown(r, metric)
@@ -189,8 +199,11 @@ def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: str,
         if r['name'] not in (teacher_run, scratch_run) and None not in (teacher, scratch):
             closed = gap_closed(value, scratch, teacher)
             gap = 'n/a' if closed is None else f'{100 * closed:.1f} %'
-        lines.append(f"| {r['name']} | {shown} | {r['params']:,} | "
-                     f"{r['latency_ms']:.3f} | {gap} |")
+        line = f"| {r['name']} | {shown} | {r['params']:,} | {r['latency_ms']:.3f} | {gap} |"
+        if teacher_ratio:
+            line += (f' {100 * value / teacher:.1f} % |' if teacher and r['name'] != teacher_run
+                     else '  |')
+        lines.append(line)
     return '\n'.join(lines)
 
 
@@ -199,7 +212,8 @@ def plot_results(results: List[Dict[str, Any]], metric: str, path: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    names = [r['name'] for r in results]
+    # long run names ('teacher (MVCNN on views)') wrap instead of overlapping their neighbours
+    names = [textwrap.fill(r['name'], 16) for r in results]
     values = [r['metrics'][metric] for r in results]
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2, 3.5))
     ax.bar(names, values, color='tab:blue')
@@ -284,7 +298,7 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
     results = [done.get(run['name']) or earlier.get(run['name']) for run in exp.runs]
     results = [r for r in results if r is not None]
     table = report_table(results, metric, teacher_run, scratch_run,
-                         exp.get('extra_metrics', ()))
+                         exp.get('extra_metrics', ()), exp.get('teacher_ratio', False))
     command = f'python tools/run_experiment.py {config}'
     report = (f'# {osp.basename(config)}\n\nCommand: `{command}`\n\n{table}\n\n'
               '![metric per run](accuracy.png)\n\n![training curves](curves.png)\n')

@@ -134,11 +134,22 @@ class GlobalPool(nn.Module):
 
     def forward(self, x: Tensor, batch: Tensor, num_clouds: Optional[int] = None) -> Tensor:
         if self.mode == 'max':
-            return global_max_pool(x, batch, num_clouds)
+            return self._max(x, batch, num_clouds)
         if self.mode == 'mean':
             return global_mean_pool(x, batch, num_clouds)
-        return torch.cat([global_max_pool(x, batch, num_clouds),
+        return torch.cat([self._max(x, batch, num_clouds),
                           global_mean_pool(x, batch, num_clouds)], dim=1)
+
+    @staticmethod
+    def _max(x: Tensor, batch: Tensor, num_clouds: Optional[int]) -> Tensor:
+        if torch.onnx.is_in_onnx_export() and num_clouds is not None:
+            # PyG's ONNX branch of scatter(reduce='max') passes a tensor fill to torch.full,
+            # which torch 2.14 rejects, and ONNX has no include_self=False: start from -inf.
+            # (Every cloud of a dense [B, N, 3] export input has points, so no row stays -inf.)
+            out = x.new_full((num_clouds, x.size(1)), float('-inf'))
+            return out.scatter_reduce(0, batch.view(-1, 1).expand_as(x), x, 'amax',
+                                      include_self=True)
+        return global_max_pool(x, batch, num_clouds)
 
     def extra_repr(self) -> str:
         return f'mode={self.mode!r}'

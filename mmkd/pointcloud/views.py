@@ -392,16 +392,44 @@ class PointCloudWithViews(Dataset):
     and ``mmengine.dataset.default_collate`` makes ``inputs [B, N, 3]``, ``data_samples['views']
     [B, V, 1, H, W]``. Rendering is plain torch (no open3d), so it runs in DataLoader workers.
 
+    With ``return_pixels=True`` the items also carry the point-to-pixel correspondences of
+    ``project_depth_views(..., return_pixels=True)``: ``data_samples['pixels'] = LongTensor[V, N,
+    2]`` ((row, col) of every point in every view) and ``data_samples['visible'] =
+    BoolTensor[V, N]``, collated to ``[B, V, N, 2]`` and ``[B, V, N]``, the dense layout that
+    :class:`~mmkd.crossmodal.losses.PointPixelContrastiveLoss` takes (point ``n`` of cloud ``b``
+    is row ``b * N + n`` of a PointNet's per-point features). Every cloud of a batch needs the
+    same N (e.g. a ``SamplePoints`` transform).
+
     Args:
         dataset: the wrapped dataset, or its config dict (built with ``DATASETS``).
         num_views, image_size, radius, views, elevation, extent, min_intensity: passed to
             :func:`project_depth_views`.
+        return_pixels: also add ``pixels`` and ``visible`` (see above).
+        inputs: ``'points'`` (default, as above) or ``'views'``: items are ``dict(inputs=views
+            [V, 1, H, W], data_samples=...)`` without the points, to train or evaluate the image
+            teacher on its own (``MultiViewImageClassifier``).
+        num_points: keep only the first ``num_points`` points in ``inputs`` after rendering
+            the views from all of them (None: keep all): the image teacher sees a denser sample
+            of the surface than the point student, as a camera's depth image would. ``pixels``
+            and ``visible`` are those of the kept points (visibility is judged in the dense
+            views). Put a random ``SamplePoints`` in the wrapped dataset's transforms so that
+            the first points are a random subset.
     """
 
     def __init__(self, dataset, num_views: int = 6, image_size: int = 64, radius: int = 1,
                  views: str = 'cube', elevation: float = 30.0, extent: float = 1.0,
-                 min_intensity: float = 0.2) -> None:
+                 min_intensity: float = 0.2, return_pixels: bool = False,
+                 inputs: str = 'points', num_points: Optional[int] = None) -> None:
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        self.return_pixels = bool(return_pixels)
+        if inputs not in ('points', 'views'):
+            raise ValueError(f"PointCloudWithViews.inputs: expected 'points' or 'views', got "
+                             f'{inputs!r}')
+        self.inputs = inputs
+        if num_points is not None and (int(num_points) != num_points or num_points < 1):
+            raise ValueError(f'PointCloudWithViews.num_points: expected None or a positive int, '
+                             f'got {num_points!r}')
+        self.num_points = None if num_points is None else int(num_points)
         view_rotations(num_views, views, elevation)  # validate now, not in a worker
         self.render_cfg = dict(num_views=num_views, image_size=image_size, radius=radius,
                                views=views, elevation=elevation, extent=extent,
@@ -421,14 +449,29 @@ class PointCloudWithViews(Dataset):
         points = item['inputs']
         if isinstance(points, np.ndarray):
             points = torch.from_numpy(points)
-        with torch.no_grad():
-            views = project_depth_views(points.float()[:, :3], **self.render_cfg)[0]
+        if self.num_points is not None and points.shape[0] < self.num_points:
+            raise ValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} points, '
+                             f'fewer than num_points={self.num_points}')
+        keep = slice(None) if self.num_points is None else slice(0, self.num_points)
         data_samples = dict(item.get('data_samples') or {})
-        data_samples['views'] = views
+        with torch.no_grad():
+            out = project_depth_views(points.float()[:, :3], return_pixels=self.return_pixels,
+                                      **self.render_cfg)
+        if self.return_pixels:
+            views, pixels, visible = out
+            data_samples['pixels'], data_samples['visible'] = pixels[:, keep], visible[:, keep]
+        else:
+            views = out
+        item = dict(item, inputs=points[keep])
+        if self.inputs == 'views':
+            return dict(item, inputs=views[0], data_samples=data_samples)
+        data_samples['views'] = views[0]
         return dict(item, data_samples=data_samples)
 
     def __repr__(self) -> str:
-        return f'PointCloudWithViews({self.dataset!r}, {self.render_cfg})'
+        return (f'PointCloudWithViews({self.dataset!r}, {self.render_cfg}, '
+                f'return_pixels={self.return_pixels}, inputs={self.inputs!r}, '
+                f'num_points={self.num_points})')
 
 
 # ----------------------------------------------------------------------------- pictures

@@ -14,8 +14,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_UNET = dict(sample_size=16, in_channels=1, out_channels=1, block_out_channels=(8, 16),
                  layers_per_block=1, norm_num_groups=4)
 # v-prediction: a random epsilon UNet's x0 at t=999 is ~1e4 x the noise, so every sampler would
-# give sign(noise) after clamping and all samplers would look alike
-SCHEDULER = dict(prediction_type='v_prediction')
+# give sign(noise) after clamping and all samplers would look alike. No x0 clipping, so that a
+# student that is the teacher samples exactly like the teacher's samplers.
+SCHEDULER = dict(prediction_type='v_prediction', clip_sample=False)
 CLASSIFIER = dict(type='ConvClassifier', in_channels=1, channels=(4, 8))
 
 
@@ -83,6 +84,37 @@ def test_measure_diffusion(files, tmp_path):
     assert [s['sampler'] for s in r['students']] == ['ddim', 'consistency']
     assert len(table_rows(r)) == len(keys)
     json.dumps(r)  # serialisable
+
+
+def test_progressive_students_sample_only_their_own_step_count(files):
+    from mmkd.benchmark.diffusion import _load, _samplers
+    teacher = _load(files['config'], files['teacher'])
+    pd = dict(_load(files['config'], files['student']), name='pd2', sampler='ddim',
+              type='ProgressiveDistillation', trained_steps=2)
+    plain = dict(_load(files['config'], files['student']), name='plain', sampler='ddim')
+    keys = [e['key'] for e in _samplers(teacher, [pd, plain], (1, 2, 4), 100, 0)]
+    assert [k for k in keys if k.startswith('pd2')] == ['pd2_2']
+    assert [k for k in keys if k.startswith('plain')] == ['plain_1', 'plain_2', 'plain_4']
+
+
+def test_teacher_samplers_clip_x0_as_the_teacher_scheduler_says(files, tmp_path):
+    from mmkd.benchmark.diffusion import _load, _samplers
+    from mmkd.diffusion.sampling import ddim_sample
+    config = tmp_path / 'clipping_teacher.py'  # DDPMScheduler's default: clip_sample=True
+    config.write_text(f"default_scope = 'mmkd'\nmodel = dict(type='DiffusionModel', "
+                      f"unet={TINY_UNET!r}, scheduler=dict(prediction_type='epsilon'))\n")
+    teacher = _load(str(config), files['teacher'])
+    entries = {e['key']: e for e in _samplers(teacher, [], (2,), 100, 0)}
+    noise = torch.randn(3, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    model = teacher['model']
+    with torch.no_grad():
+        got = entries['teacher_ddim_2']['run'](noise, None)
+        clipped, unclipped = (ddim_sample(model.unet, model.alphas_cumprod, [999, 499], noise,
+                                          'epsilon', clip_sample=c) for c in (True, False))
+        dpm = entries['teacher_dpmpp_2']['run'](noise, None)
+    torch.testing.assert_close(got, clipped)
+    assert not torch.allclose(clipped, unclipped) and unclipped.abs().max() > 10
+    assert dpm.abs().max() <= 1 + 1e-5  # thresholding at the same range: x0 in [-1, 1]
 
 
 def _tool():

@@ -66,6 +66,7 @@ def test_dense_equals_ragged(name):
 
 @pytest.mark.parametrize('name', ALL)
 def test_loss_backward_reaches_all_params(name):
+    torch.manual_seed(0)  # train-mode dropout draws from the global RNG: some draws starve a layer
     model = build(name).train()
     pos, batch = clouds([64, 48], seed=2)
     labels = torch.tensor([1, 3])

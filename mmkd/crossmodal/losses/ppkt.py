@@ -5,7 +5,7 @@ A point and the pixel it projects to in a view (where it is visible) are a posit
 other sampled pixels are its negatives (InfoNCE). The correspondences come from
 :func:`mmkd.pointcloud.views.project_depth_views` with ``return_pixels=True``.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -19,9 +19,30 @@ def _shape(x) -> str:
             else type(x).__name__)
 
 
+def flatten_dense_pairs(pixels: Tensor, visible: Tensor, batch: Optional[Tensor]
+                        ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Per-cloud correspondences as a DataLoader collates them (``pixels [B, V, N, 2]``,
+    ``visible [B, V, N]``, e.g. from ``PointCloudWithViews(return_pixels=True)``) to the flat
+    layout ``[V, B * N, 2]``, ``[V, B * N]`` (point ``n`` of cloud ``b`` at row ``b * N + n``)
+    with ``batch = [0] * N + [1] * N + ...`` when not given. Other layouts pass unchanged."""
+    if not (torch.is_tensor(pixels) and pixels.dim() == 4 and torch.is_tensor(visible)
+            and visible.dim() == 3):
+        return pixels, visible, batch
+    b, v, n = pixels.shape[:3]
+    if tuple(visible.shape) != (b, v, n):
+        raise ValueError(f'visible must be a bool mask [B, V, N] = [{b}, {v}, {n}] like pixels '
+                         f'[B, V, N, 2], got {_shape(visible)}')
+    pixels = pixels.transpose(0, 1).reshape(v, b * n, pixels.shape[-1])
+    visible = visible.transpose(0, 1).reshape(v, b * n)
+    if batch is None:
+        batch = torch.arange(b, device=pixels.device).repeat_interleave(n)
+    return pixels, visible, batch
+
+
 def check_pixel_pairs(student_feats: Tensor, teacher_maps: Tensor, pixels: Tensor,
                       visible: Tensor, batch: Optional[Tensor]) -> Tensor:
-    """Validate the inputs of :class:`PointPixelContrastiveLoss`; returns ``batch`` (long)."""
+    """Validate the inputs of :class:`PointPixelContrastiveLoss` (flat layout, see
+    :func:`flatten_dense_pairs`); returns ``batch`` (long)."""
     if not torch.is_tensor(student_feats) or student_feats.dim() != 2:
         raise ValueError(f'student_feats must be per-point features [N_total, C], got '
                          f'{_shape(student_feats)}')
@@ -90,7 +111,10 @@ class PointPixelContrastiveLoss(nn.Module):
     [V, N_total, 2]`` and ``visible [V, N_total]`` (``project_depth_views(...,
     return_pixels=True)`` of the same points, e.g. batch fields the dataset provides) and
     ``batch [N_total]`` (cloud of every point; dense ``[B, N, 3]`` input has ``N_total = B * N``,
-    point ``n`` of cloud ``b`` at row ``b * N + n``).
+    point ``n`` of cloud ``b`` at row ``b * N + n``). The per-cloud layout a DataLoader collates,
+    ``pixels [B, V, N, 2]`` and ``visible [B, V, N]`` (``PointCloudWithViews(...,
+    return_pixels=True)``'s ``batch.pixels`` and ``batch.visible``), is accepted as well; then
+    ``batch`` may be omitted.
     """
 
     def __init__(self, num_pairs: int = 4096, temperature: float = 0.07,
@@ -107,6 +131,7 @@ class PointPixelContrastiveLoss(nn.Module):
 
     def forward(self, student_feats: Tensor, teacher_maps: Tensor, pixels: Tensor,
                 visible: Tensor, batch: Optional[Tensor] = None) -> Tensor:
+        pixels, visible, batch = flatten_dense_pairs(pixels, visible, batch)
         batch = check_pixel_pairs(student_feats, teacher_maps, pixels, visible, batch)
         h, w = teacher_maps.shape[-2:]
         size_h = h if self.image_size is None else self.image_size

@@ -4,6 +4,10 @@
 ``'loss'`` mode with the recorders live, and returns the student's own losses as
 ``student.<name>`` plus the distiller's ``distill.<name>`` losses. The stock MMEngine runner
 trains it; ``predict`` and ``tensor`` modes are the student's.
+
+With ``teacher_cache=dict(path=...)`` the teachers are neither built nor run: their recordings
+come with the batch from a cache written by ``tools/cache_teacher.py`` (see
+:mod:`mmkd.distill.cache`), and the training set must be a ``TeacherCacheDataset``.
 """
 from typing import Any, Dict, List, Optional, Union
 
@@ -12,6 +16,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
+from ..cache import TeacherCache, check_cacheable, teacher_key
 from ..distiller import Distiller
 from ..teacher import TeacherSpec
 
@@ -52,6 +57,8 @@ class Distill(BaseModel):
             keyed by ``'student'`` and the teacher names.
         student_loss_weight: factor on the student's own task losses (0 for pure distillation).
         data_preprocessor: defaults to the student's own.
+        teacher_cache: ``dict(path=...)``, a teacher-output cache that replaces the teachers
+            (they are not built); it must have been made for these teachers and recorders.
     """
 
     def __init__(self,
@@ -60,7 +67,12 @@ class Distill(BaseModel):
                  teachers: Optional[Dict[str, dict]] = None,
                  student_loss_weight: float = 1.0,
                  data_preprocessor: Optional[dict] = None,
+                 teacher_cache: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        # the config (not the module) of what prepares the teachers' inputs, for the cache key
+        self._preprocessor_cfg = data_preprocessor if data_preprocessor is not None else (
+            student.get('data_preprocessor') if isinstance(student, dict) else None)
+        self._recorder_cfgs = dict(distiller.get('recorders') or {})
         student = MODELS.build(student) if isinstance(student, dict) else student
         if data_preprocessor is None and isinstance(student, BaseModel):
             data_preprocessor = student.data_preprocessor
@@ -71,19 +83,31 @@ class Distill(BaseModel):
         for name, cfg in (teachers or {}).items():
             if name in ('student', 'batch'):
                 raise KeyError(f'model.teachers.{name}: {name!r} is reserved, pick another name')
-            spec = TeacherSpec(name, **cfg)
-            self.teacher_specs[name] = spec
-            self.teachers[name] = spec.build(self.student)
+            self.teacher_specs[name] = TeacherSpec(name, **cfg)
+        self.teacher_cache: Optional[TeacherCache] = None
+        if teacher_cache is not None:
+            for spec in self.teacher_specs.values():
+                check_cacheable(spec)
+            self.teacher_cache = TeacherCache(**teacher_cache)
+            self.teacher_cache.check(self.cache_key(), 'model.teacher_cache')
+        else:
+            for name, spec in self.teacher_specs.items():
+                self.teachers[name] = spec.build(self.student)
         self.student_loss_weight = student_loss_weight
         half_teachers = tuple(n for n, s in self.teacher_specs.items() if s.dtype != torch.float32)
+        replayed = tuple(self.teacher_specs) if self.teacher_cache is not None else ()
         self.distiller = Distiller(dict(student=self.student, **self.teachers),
-                                   float_models=half_teachers, **distiller)
+                                   float_models=half_teachers, replayed=replayed, **distiller)
         self.train(True)
+
+    def cache_key(self) -> Dict[str, Any]:
+        """The model side of a teacher-output cache's key (see :func:`teacher_key`)."""
+        return teacher_key(self.teacher_specs, self._recorder_cfgs, self._preprocessor_cfg)
 
     def train(self, mode: bool = True) -> 'Distill':
         super().train(mode)
-        for name, spec in self.teacher_specs.items():
-            spec.set_mode(self.teachers[name], mode)
+        for name, teacher in self.teachers.items():
+            self.teacher_specs[name].set_mode(teacher, mode)
         return self
 
     def init_weights(self) -> None:
@@ -96,16 +120,26 @@ class Distill(BaseModel):
             if spec.ema_of_student:
                 self.teachers[name].load_state_dict(self.student.state_dict())
 
-    def loss(self, inputs: Any, data_samples: Any = None) -> Dict[str, Tensor]:
-        for name, spec in self.teacher_specs.items():
-            teacher = self.teachers[name]
-            if spec.ema_of_student and self.training:
-                spec.update_ema(teacher, self.student)
+    def run_teachers(self, inputs: Any, data_samples: Any = None) -> None:
+        """Run every teacher (no grad, its dtype, its inputs) with its recorders live."""
+        for name, teacher in self.teachers.items():
+            spec = self.teacher_specs[name]
             with torch.no_grad(), self.distiller.recording(name):
                 teacher_inputs = spec.select_inputs(inputs, data_samples)
                 if spec.dtype != torch.float32:
                     teacher_inputs = cast_floats(teacher_inputs, spec.dtype)
                 run_model(teacher, teacher_inputs, data_samples, 'tensor')
+
+    def loss(self, inputs: Any, data_samples: Any = None) -> Dict[str, Tensor]:
+        if self.teacher_cache is not None:
+            for name, values in self.teacher_cache.batch_recordings(data_samples).items():
+                self.distiller.replay(name, values)
+        else:
+            if self.training:
+                for name, spec in self.teacher_specs.items():
+                    if spec.ema_of_student:
+                        spec.update_ema(self.teachers[name], self.student)
+            self.run_teachers(inputs, data_samples)
         with self.distiller.recording('student'):
             student_losses = run_model(self.student, inputs, data_samples, 'loss')
         losses = {f'student.{k}': _scale(v, self.student_loss_weight) if 'loss' in k else v

@@ -1,0 +1,128 @@
+"""The experiment runner on the cross-modal configs, at a tiny budget (1 epoch, 2 shapes per
+class): an MVCNN teacher -> scratch -> PPKT+KD student on depth views (2D -> 3D), and a CLIP
+teacher -> ULIP point student whose frozen teacher and text tower both take the teacher run's
+checkpoint (``teacher_checkpoint_keys``), with the "of teacher" report column."""
+import contextlib
+import io
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmkd.engine.checkpoint import load_state_dict_file
+from mmkd.engine.experiment import read_scalars, report_table, run_experiment
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = osp.join(REPO, 'configs', 'crossmodal')
+
+
+@pytest.fixture(scope='module')
+def cache_dir(tmp_path_factory):
+    """One SyntheticShapes cache (2 train / 1 test shape per class) for both experiments."""
+    return str(tmp_path_factory.mktemp('shapes'))
+
+
+def data_options(cache_dir, batch_size=8):
+    # 1 epoch, no validation pass before the test pass
+    options = {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 2,
+               'default_hooks.logger.interval': 1,
+               'train_dataloader.batch_size': batch_size,
+               'train_dataloader.dataset.dataset.num_train_per_class': 2,
+               'train_dataloader.dataset.dataset.cache_dir': cache_dir}
+    for split in ('val', 'test'):
+        options[f'{split}_dataloader.dataset.dataset.num_test_per_class'] = 1
+        options[f'{split}_dataloader.dataset.dataset.cache_dir'] = cache_dir
+    return options
+
+
+def run(tmp_path, runs, **top):
+    config = tmp_path / 'exp.py'
+    lines = [f'{k} = {v!r}' for k, v in top.items()] + [f'runs = {runs!r}']
+    config.write_text('\n'.join(lines) + '\n')
+    work_dir = str(tmp_path / 'work')
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        outcome = run_experiment(str(config), work_dir)
+    with open(osp.join(work_dir, 'results.json')) as f:
+        results = {r['name']: r for r in json.load(f)}
+    return outcome, results
+
+
+def test_tiny_2d_to_3d_experiment(tmp_path, cache_dir):
+    data = data_options(cache_dir)
+    teacher_channels = {'model.teachers.teacher.model.channels': (4, 8)}
+    outcome, results = run(tmp_path, [
+        dict(name='teacher', config=osp.join(CONFIGS, 'mvcnn_teacher_shapes.py'),
+             cfg_options=dict(data, **{'model.channels': (4, 8)})),
+        dict(name='scratch', config=osp.join(CONFIGS, 'pointnet_student_shapes_views.py'),
+             cfg_options=data),
+        dict(name='PPKT+KD', config=osp.join(CONFIGS, 'ppkt_mvcnn_pointnet_shapes.py'),
+             teacher_from='teacher',
+             cfg_options=dict(data, **teacher_channels,
+                              **{'model.distiller.connectors.points_s.out_channels': 8})),
+    ], metric='accuracy/top1')
+    assert list(results) == ['teacher', 'scratch', 'PPKT+KD']
+    for r in results.values():
+        assert osp.basename(r['checkpoint']) == 'epoch_1.pth'
+        assert 0.0 <= r['metrics']['accuracy/top1'] <= 100.0
+    # the student shipped by the PPKT run is the plain PointNet (no teacher, no connector)
+    assert results['PPKT+KD']['params'] == results['scratch']['params']
+    assert results['teacher']['params'] != results['scratch']['params']
+    # the distilled run loaded the teacher run's weights and trained with both losses
+    ckpt = results['teacher']['checkpoint']
+    cfg = Config.fromfile(osp.join(results['PPKT+KD']['work_dir'],
+                                   'ppkt_mvcnn_pointnet_shapes.py'))
+    assert cfg.model.teachers.teacher.checkpoint == ckpt
+    frozen = load_state_dict_file(results['PPKT+KD']['checkpoint'], 'PPKT',
+                                  prefix='teachers.teacher.')
+    for key, value in load_state_dict_file(ckpt, 'teacher').items():
+        assert torch.equal(frozen[key], value), key
+    train = [x for x in read_scalars(results['PPKT+KD']['scalars']) if 'loss' in x]
+    assert len(train) == 3  # 24 clouds at batch 8
+    for record in train:
+        # both losses were computed (finite, non-negative) in every iteration
+        assert 0.0 < record['distill.loss_ppkt'] < 50.0 and record['distill.loss_kd'] >= 0
+    lines = outcome['table'].splitlines()
+    assert len(lines) == 5 and lines[-1].startswith('| PPKT+KD | ')
+
+
+def test_tiny_clip_to_3d_experiment(tmp_path, cache_dir):
+    data = data_options(cache_dir, batch_size=12)
+    keys = ['model.teachers.clip.checkpoint', 'model.student.text_encoder.pretrained']
+    outcome, results = run(tmp_path, [
+        dict(name='CLIP', config=osp.join(CONFIGS, 'clip_teacher_shapes.py'), cfg_options=data),
+        dict(name='ULIP', config=osp.join(CONFIGS, 'ulip_pointclip_shapes.py'),
+             teacher_from='CLIP', teacher_checkpoint_keys=keys, cfg_options=data),
+    ], metric='zeroshot/top1', teacher_run='CLIP', scratch_run=None, teacher_ratio=True)
+    ckpt = results['CLIP']['checkpoint']
+    cfg = Config.fromfile(osp.join(results['ULIP']['work_dir'], 'ulip_pointclip_shapes.py'))
+    assert cfg.model.teachers.clip.checkpoint == ckpt
+    assert cfg.model.student.text_encoder.pretrained == ckpt
+    # 12 classes, one test shape each: top-1 is a multiple of 100 / 12
+    for r in results.values():
+        assert r['metrics']['zeroshot/top1'] * 12 / 100 == pytest.approx(
+            round(r['metrics']['zeroshot/top1'] * 12 / 100), abs=1e-6)
+    train = [x for x in read_scalars(results['ULIP']['scalars']) if 'loss' in x]
+    assert train and all(x['student.loss_zs'] == 0.0 for x in train)  # no labels used
+    assert all(x['distill.loss_pc_text'] > 0 and x['distill.loss_pc_image'] > 0 for x in train)
+    teacher, student = (results[n]['metrics']['zeroshot/top1'] for n in ('CLIP', 'ULIP'))
+    last = outcome['table'].splitlines()[-1]
+    assert outcome['table'].splitlines()[0].endswith('| gap closed | of teacher |')
+    if teacher > 0:
+        assert last.endswith(f'|  | {100 * student / teacher:.1f} % |')
+
+
+def test_report_table_teacher_ratio_column():
+    def result(name, value):
+        return dict(name=name, metrics={'m': value}, params=10, latency_ms=1.0)
+
+    table = report_table([result('t', 80.0), result('s', 60.0), result('x', 70.0)], 'm', 't',
+                         None, teacher_ratio=True)
+    assert table.splitlines() == [
+        '| run | m | params | CPU latency / sample (ms) | gap closed | of teacher |',
+        '|---|---|---|---|---|---|',
+        '| t | 80.00 | 10 | 1.000 |  |  |',
+        '| s | 60.00 | 10 | 1.000 |  | 75.0 % |',
+        '| x | 70.00 | 10 | 1.000 |  | 87.5 % |']
