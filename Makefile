@@ -8,8 +8,9 @@ export OMP_NUM_THREADS ?= 2
 
 .PHONY: demo test install system-deps bench-deps clean
 
+# the flagship: an image teacher on rendered depth views distilled into a point-cloud student
 demo: install
-	$(PY) tools/run_experiment.py configs/experiments/digits_kd.py
+	$(PY) tools/run_experiment.py configs/experiments/crossmodal_2d3d.py
 
 test: install bench-deps
 	$(PY) -m pytest tests -q

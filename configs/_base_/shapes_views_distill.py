@@ -8,7 +8,7 @@ teacher_cfg = dict(type='MultiViewImageClassifier', channels=(16, 32, 64), num_c
 student_cfg = dict(type='PointNetClassifier', num_classes=12, width=0.125)
 # Written by `python tools/train.py configs/crossmodal/mvcnn_teacher_shapes.py` (the experiment
 # configs/experiments/crossmodal_2d3d.py points it at its own teacher run).
-teacher_checkpoint = 'work_dirs/mvcnn_teacher_shapes/epoch_20.pth'
+teacher_checkpoint = 'work_dirs/mvcnn_teacher_shapes/epoch_60.pth'
 model = dict(
     type='Distill',
     student=student_cfg,

@@ -100,6 +100,11 @@ def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
                          f'model.teachers exactly one teacher, got losses {sorted(losses)} and '
                          f'teachers {sorted(algorithm.teachers)}')
     name, loss = kd[0]
+    (teacher, spec), = algorithm.teacher_specs.items()
+    if spec.inputs_field is not None:
+        raise ValueError(f'--torchdistill: model.teachers.{teacher}.inputs={spec.inputs_field!r}:'
+                         f' torchdistill feeds the teacher the student\'s batch; this teacher '
+                         f'reads another input')
     recorders = cfg.model.distiller.recorders
     paths = []
     for side in ('student', 'teacher'):
@@ -145,8 +150,9 @@ def measure_kd_overhead(config: str, iters: int = 20, repeats: int = 5,
     def teacher_forward() -> None:
         with torch.no_grad():
             for name, teacher in algorithm.teachers.items():
-                dtype = algorithm.teacher_specs[name].dtype
-                run_model(teacher, cast_floats(data['inputs'], dtype), data['data_samples'],
+                spec = algorithm.teacher_specs[name]
+                inputs = spec.select_inputs(data['inputs'], data['data_samples'])
+                run_model(teacher, cast_floats(inputs, spec.dtype), data['data_samples'],
                           'tensor')
 
     kinds = dict(kd_step_s=lambda: algorithm.train_step(batch, kd_optim),

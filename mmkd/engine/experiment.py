@@ -281,6 +281,10 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
     for i, run in enumerate(exp.runs):
         if 'name' not in run or 'config' not in run:
             raise KeyError(f'{config}: runs[{i}] needs "name" and "config"')
+        if '/' in run['name'] or os.sep in run['name']:
+            raise ValueError(f'{config}: runs[{i}].name {run["name"]!r} names its work dir; '
+                             f"it cannot contain '/'")
+    for i, run in enumerate(exp.runs):
         run_dir = osp.join(work_dir, run['name'])
         seeds = run.get('seeds', exp.get('seeds'))
         if only and run['name'] not in only:  # its checkpoint from an earlier invocation

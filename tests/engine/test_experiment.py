@@ -119,6 +119,12 @@ def test_teacher_from_a_later_run_is_rejected(tmp_path):
     config = write_experiment(tmp_path, [dict(name='teacher')])
     with pytest.raises(KeyError, match=r'runs\[0\] needs "name" and "config"'):
         run_experiment(config, str(tmp_path / 'work'))
+    config = write_experiment(tmp_path, [
+        dict(name='scratch (x1/8)', config=osp.join(CONFIGS, 'cnn_student_digits.py'))])
+    with pytest.raises(ValueError, match=r"runs\[0\]\.name 'scratch \(x1/8\)' names its work "
+                                         r"dir; it cannot contain '/'"):
+        run_experiment(config, str(tmp_path / 'work'))
+    assert not (tmp_path / 'work' / 'scratch (x1').exists()
 
 
 def tiny_runs():
