@@ -1,6 +1,7 @@
 """Benchmarks that write JSON and a row in docs/BENCHMARKS.md.
 
-    python tools/benchmark.py kd-overhead CONFIG --iters 20 --repeats 5 [--cache DIR] [--torchdistill]
+    python tools/benchmark.py kd-overhead CONFIG --iters 20 --repeats 5 [--cache DIR]
+        [--torchdistill]
     python tools/benchmark.py pointcloud-ops --repeats 5
     python tools/benchmark.py diffusion --teacher CONFIG CKPT --students NAME=CONFIG:CKPT[:SAMPLER]
         --classifier CKPT --steps 1 2 4 8 --num-samples 500 --seed 0

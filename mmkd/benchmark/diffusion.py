@@ -5,7 +5,8 @@ For every step count ``n`` of ``steps``, from the SAME initial noise (``num_samp
 
 - each student: PD students (``ProgressiveDistillation`` configs, sampled only at their
   ``num_student_steps``, or any ``DiffusionModel``) run deterministic DDIM
-  (:func:`~mmkd.diffusion.sampling.ddim_sample`) over ``ddim_timesteps(T, n, spacing)`` (the config's spacing, else ``'trailing'``); CD students
+  (:func:`~mmkd.diffusion.sampling.ddim_sample`) over ``ddim_timesteps(T, n, spacing)`` (the
+  config's spacing, else ``'trailing'``); CD students
   (``ConsistencyDistillation`` configs) run multistep consistency sampling
   (:func:`~mmkd.diffusion.methods.consistency.consistency_sample`) over
   ``lcm_timesteps(n, T, num_solver_steps)``, re-noising from a generator seeded ``seed + 1``;

@@ -49,7 +49,8 @@ from .sampling import (configure_scheduler, ddim_scheduler_overrides, ddim_times
 
 __all__ = ['load_ema_weights', 'load_raw_weights', 'load_diffusion_weights',
            'diffusion_model_config', 'build_diffusion_model', 'ddim_export_scheduler',
-           'export_pipeline', 'export_unet_onnx', 'check_onnx_unet']
+           'export_pipeline', 'export_unet_onnx', 'check_onnx_unet', 'UNetTensorOutput',
+           'unet_example_inputs']
 
 Checkpoint = Union[str, Dict[str, Any]]
 
@@ -192,7 +193,7 @@ def export_pipeline(config: str, checkpoint: Checkpoint, out_dir: str, num_steps
     return dict(info, out_dir=out_dir)
 
 
-class _UNetTensor(torch.nn.Module):
+class UNetTensorOutput(torch.nn.Module):
     """``(sample [N, C, H, W] float32, timestep [N] int64) -> output [N, C, H, W]``."""
 
     def __init__(self, unet: torch.nn.Module) -> None:
@@ -203,7 +204,8 @@ class _UNetTensor(torch.nn.Module):
         return self.unet(sample, timestep).sample
 
 
-def _example_inputs(unet: Any, batch_size: int, seed: int) -> Tuple[Tensor, Tensor]:
+def unet_example_inputs(unet: Any, batch_size: int, seed: int) -> Tuple[Tensor, Tensor]:
+    """A seeded ``(sample, timestep)`` batch of the UNet's input shape, for export checks."""
     size = unet.config.sample_size
     size = (size, size) if isinstance(size, int) else tuple(size)
     g = torch.Generator().manual_seed(seed)
@@ -216,11 +218,11 @@ def export_unet_onnx(unet: torch.nn.Module, path: str, opset: int = 17) -> str:
     """Export ``unet`` to ONNX with inputs ``sample`` (float32 ``[N, C, H, W]``) and ``timestep``
     (int64 ``[N]``, one per sample), output ``out``; the batch dimension is dynamic. Uses the
     TorchScript exporter (``dynamo=False``: no onnxscript needed)."""
-    module = _UNetTensor(unet).eval()
+    module = UNetTensorOutput(unet).eval()
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')  # TracerWarnings from diffusers' shape checks
-        torch.onnx.export(module, _example_inputs(unet, 2, 0), path,
+        torch.onnx.export(module, unet_example_inputs(unet, 2, 0), path,
                           input_names=['sample', 'timestep'], output_names=['out'],
                           dynamic_axes={'sample': {0: 'batch'}, 'timestep': {0: 'batch'},
                                         'out': {0: 'batch'}},
@@ -233,9 +235,9 @@ def check_onnx_unet(unet: torch.nn.Module, path: str, batch_size: int = 3,
     """Max abs difference between onnxruntime (CPU) and PyTorch on random inputs of a batch size
     other than the export's (so the dynamic batch is exercised)."""
     import onnxruntime
-    sample, timestep = _example_inputs(unet, batch_size, seed)
+    sample, timestep = unet_example_inputs(unet, batch_size, seed)
     session = onnxruntime.InferenceSession(path, providers=['CPUExecutionProvider'])
     theirs = session.run(None, {'sample': sample.numpy(), 'timestep': timestep.numpy()})[0]
     with torch.no_grad():
-        ours = _UNetTensor(unet).eval()(sample, timestep)
+        ours = UNetTensorOutput(unet).eval()(sample, timestep)
     return float((torch.from_numpy(theirs) - ours).abs().max())

@@ -175,11 +175,12 @@ def _clip_graphs(model: nn.Module) -> List[ExportGraph]:
 
 
 def _unet_graphs(model: nn.Module) -> List[ExportGraph]:
-    from mmkd.diffusion.export import (_example_inputs, _UNetTensor, check_onnx_unet,
-                                       export_unet_onnx)
+    from mmkd.diffusion.export import (UNetTensorOutput, check_onnx_unet, export_unet_onnx,
+                                       unet_example_inputs)
     unet = model.unet
     return [ExportGraph(
-        'unet', _UNetTensor(unet), lambda batch_size, seed: _example_inputs(unet, batch_size, seed),
+        'unet', UNetTensorOutput(unet),
+        lambda batch_size, seed: unet_example_inputs(unet, batch_size, seed),
         ['sample', 'timestep'], ['out'],
         onnx_export=lambda path: export_unet_onnx(unet, path),
         onnx_check=lambda path: check_onnx_unet(unet, path, CHECK_BATCH, seed=1))]
