@@ -1,5 +1,6 @@
 # configs/experiments/crossmodal_2d3d_3seeds.py with a 40-epoch student budget (scratch and KD
-# alike): does KD from the image teacher gain more when the student trains longer?
+# alike): does KD from the image teacher gain more when the student trains longer? Also KD at
+# T=1 and KD at weight 0.3, the two obvious settings to try once T=4, weight 1 hurt.
 # `python tools/run_experiment.py configs/experiments/crossmodal_2d3d_40e.py`
 _base_ = ['./crossmodal_2d3d.py']
 work_dir = 'work_dirs/experiments/crossmodal_2d3d_40e'
@@ -13,4 +14,13 @@ runs = [
          cfg_options=epochs40),
     dict(name='KD', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
          teacher_from='teacher (MVCNN on views)', reuse=True, cfg_options=epochs40),
+]
+kd = 'model.distiller.losses.loss_kd'
+runs += [
+    dict(name='KD (T=1)', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
+         teacher_from='teacher (MVCNN on views)', reuse=True,
+         cfg_options={**epochs40, f'{kd}.temperature': 1.0}),
+    dict(name='KD (weight 0.3)', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
+         teacher_from='teacher (MVCNN on views)', reuse=True,
+         cfg_options={**epochs40, f'{kd}.loss_weight': 0.3}),
 ]
