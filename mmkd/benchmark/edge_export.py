@@ -30,7 +30,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmkd.benchmark.kd_overhead import _interleaved_medians
+from mmkd.benchmark.timing import interleaved_repeats
 from mmkd.engine.checkpoint import load_weights
 from mmkd.engine.edge_export import (FORMATS, SUFFIXES, ExportGraph, check_graph,
                                      deployable_model_config, edge_graphs, export_graph,
@@ -149,14 +149,10 @@ def measure_config(config: str, out_dir: str, repeats: int = 5,
         def forward(side: str):
             return lambda: pair[side].module(*inputs[side])
 
-        samples: Dict[str, list] = dict(teacher=[], student=[])
-        ratios = []
         with torch.no_grad():
-            for _ in range(repeats):
-                medians = _interleaved_medians({side: forward(side) for side in pair}, iters)
-                for side, seconds in medians.items():
-                    samples[side].append(seconds)
-                ratios.append(medians['student'] / medians['teacher'])
+            samples = interleaved_repeats({side: forward(side) for side in pair}, iters,
+                                          repeats)
+        ratios = [s / t for s, t in zip(samples['student'], samples['teacher'])]
         parity = _parity(graph, osp.join(out_dir, name))
         results.append(dict(
             config=config, graph=graph.name,

@@ -19,7 +19,6 @@ import json
 import os
 import statistics
 import tempfile
-import time
 from typing import Any, Callable, Dict, Optional
 
 import torch
@@ -27,27 +26,13 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
+from mmkd.benchmark.timing import interleaved_repeats
+from mmkd.benchmark.torchdistill_step import torchdistill_kd_step
 from mmkd.distill.algorithms.distill import cast_floats, run_model
 from mmkd.distill.cache import (TeacherCache, TeacherCacheDataset, cache_settings,
                                 write_teacher_cache)
-from mmkd.benchmark.torchdistill_step import torchdistill_kd_step
 from mmkd.engine.runner import load_config
 from mmkd.registry import MODELS
-
-
-def _interleaved_medians(kinds: Dict[str, Callable[[], Any]], iters: int) -> Dict[str, float]:
-    """Call each function once per round, ``iters`` rounds; the median seconds of each. Taking
-    turns call by call makes a burst of load on the shared machine hit every kind alike."""
-    for fn in kinds.values():
-        for _ in range(2):
-            fn()
-    times: Dict[str, list] = {key: [] for key in kinds}
-    for _ in range(iters):
-        for key, fn in kinds.items():
-            start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
-    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def _sgd(model: torch.nn.Module) -> OptimWrapper:
@@ -92,7 +77,8 @@ def peak_step_memory(fn: Callable[[], Any]) -> int:
 
 
 def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
-    """The logits module and temperature of the config's one ``KDLoss``, for torchdistill."""
+    """The logits module, temperature and weight of the config's one ``KDLoss``, for
+    torchdistill, which hooks the output of one module path in both networks."""
     losses = cfg.model.get('distiller', {}).get('losses', {})
     kd = [(name, loss) for name, loss in losses.items() if loss.get('type') == 'KDLoss']
     if len(kd) != 1 or len(algorithm.teachers) != 1:
@@ -105,12 +91,16 @@ def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
         raise ValueError(f'--torchdistill: model.teachers.{teacher}.inputs={spec.inputs_field!r}:'
                          f' torchdistill feeds the teacher the student\'s batch; this teacher '
                          f'reads another input')
-    recorders = cfg.model.distiller.recorders
     paths = []
-    for side in ('student', 'teacher'):
-        source = loss['inputs'][f'{side}_logits']
-        recorder = recorders[source.split('.')[0]][source.split('.', 1)[1]]
-        paths.append(recorder if isinstance(recorder, str) else recorder.get('source'))
+    for arg in ('student_logits', 'teacher_logits'):
+        ref = loss['inputs'][arg]
+        owner, _, recorder_name = ref.partition('.') if isinstance(ref, str) else ('', '', '')
+        group = algorithm.distiller.recorder_groups.get(owner)
+        recorder = group.recorders.get(recorder_name) if group is not None else None
+        if recorder is None or recorder.kind != 'output' or recorder.index is not None:
+            raise ValueError(f'--torchdistill: model.distiller.losses.{name}.inputs.{arg}: '
+                             f'expected a recorder of a whole module output, got {ref!r}')
+        paths.append(recorder.source)
     if paths[0] != paths[1]:
         raise ValueError(f'--torchdistill: model.distiller.losses.{name}: student and teacher '
                          f'logits must come from the same module path, got {paths}')
@@ -160,11 +150,11 @@ def measure_kd_overhead(config: str, iters: int = 20, repeats: int = 5,
                  teacher_fwd_s=teacher_forward,
                  cached_kd_step_s=lambda: cached.train_step(cached_batch, cached_optim))
     if torchdistill:
-        kd = _kd_loss_settings(cfg, algorithm)
-        (name, teacher), = algorithm.teachers.items()
+        settings = _kd_loss_settings(cfg, algorithm)
+        teacher, = algorithm.teachers.values()
         td_step = torchdistill_kd_step(copy.deepcopy(teacher), copy.deepcopy(student),
-                                       kd['logits_module'], kd['temperature'],
-                                       beta=kd['loss_weight'])
+                                       settings['logits_module'], settings['temperature'],
+                                       beta=settings['loss_weight'])
 
         def torchdistill_kd_step_from_loader_batch() -> None:
             # from the loader's batch, like the other kinds (they preprocess it in train_step)
@@ -172,19 +162,14 @@ def measure_kd_overhead(config: str, iters: int = 20, repeats: int = 5,
             td_step(td_data['inputs'], td_data['data_samples']['labels'])
 
         kinds['torchdistill_kd_step_s'] = torchdistill_kd_step_from_loader_batch
-    samples = {k: [] for k in kinds}
-    ratios, cached_ratios, td_ratios = [], [], []
-    for _ in range(repeats):
-        for key, seconds in _interleaved_medians(kinds, iters).items():
-            samples[key].append(seconds)
-        ratios.append(samples['kd_step_s'][-1] /
-                      (samples['student_step_s'][-1] + samples['teacher_fwd_s'][-1]))
-        cached_ratios.append(samples['cached_kd_step_s'][-1] / samples['student_step_s'][-1])
-        if torchdistill:
-            td_ratios.append(samples['kd_step_s'][-1] / samples['torchdistill_kd_step_s'][-1])
+    samples = interleaved_repeats(kinds, iters, repeats)
+    kd, student_s = samples['kd_step_s'], samples['student_step_s']
+    ratios = [k / (s + t) for k, s, t in zip(kd, student_s, samples['teacher_fwd_s'])]
+    cached_ratios = [c / s for c, s in zip(samples['cached_kd_step_s'], student_s)]
     result = {k: statistics.median(v) for k, v in samples.items()}
     result['peak_bytes'] = {k[:-len('_s')]: peak_step_memory(fn) for k, fn in kinds.items()}
     if torchdistill:
+        td_ratios = [k / t for k, t in zip(kd, samples['torchdistill_kd_step_s'])]
         result.update(torchdistill_ratio=statistics.median(td_ratios),
                       torchdistill_ratios=td_ratios)
     result.update(ratio=statistics.median(ratios), ratios=ratios,

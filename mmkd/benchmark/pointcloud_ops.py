@@ -4,7 +4,7 @@ update per cloud, kNN by ``torch.cdist`` + ``topk`` per cloud.
 
 Both sides get the same batch (``num_clouds`` clouds of ``num_points`` random points in the unit
 cube, PyG layout: stacked points + sorted ``batch`` vector) and are timed call by call in turn
-(:func:`mmkd.benchmark.kd_overhead._interleaved_medians`). kNN is PointNet++ grouping: the
+(:func:`mmkd.benchmark.timing.interleaved_repeats`). kNN is PointNet++ grouping: the
 queries are the FPS-sampled points, the candidates all points of the same cloud.
 ``speedup = baseline / ours`` (median seconds).
 """
@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 import torch
 
-from mmkd.benchmark.kd_overhead import _interleaved_medians
+from mmkd.benchmark.timing import interleaved_repeats
 from mmkd.pointcloud import fps, knn
 
 
@@ -71,13 +71,9 @@ def measure_pointcloud_ops(num_clouds: int = 16, num_points: int = 1024, ratio: 
         knn_baseline_s=lambda: baseline_knn(pos, ptr, query, query_ptr, k),
         knn_ours_s=lambda: knn(pos, query, k, batch, query_batch),
     )
-    samples: Dict[str, list] = {key: [] for key in kinds}
-    speedups: Dict[str, list] = {'fps': [], 'knn': []}
-    for _ in range(repeats):
-        for key, seconds in _interleaved_medians(kinds, iters).items():
-            samples[key].append(seconds)
-        for op in speedups:
-            speedups[op].append(samples[f'{op}_baseline_s'][-1] / samples[f'{op}_ours_s'][-1])
+    samples = interleaved_repeats(kinds, iters, repeats)
+    speedups = {op: [b / o for b, o in zip(samples[f'{op}_baseline_s'], samples[f'{op}_ours_s'])]
+                for op in ('fps', 'knn')}
     result: Dict[str, Any] = {key: statistics.median(v) for key, v in samples.items()}
     result.update(
         fps_speedup=result['fps_baseline_s'] / result['fps_ours_s'],

@@ -26,11 +26,11 @@ background 0) is repeated to 3 channels.
 """
 from typing import Dict, Optional, Sequence, Union
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mmkd.pointcloud.views import project_depth_views, view_names, view_rotations
+from mmkd.pointcloud.views import (point_item, project_depth_views, view_names,
+                                   view_rotations)
 from mmkd.registry import DATASETS
 
 __all__ = ['ShapeViewCaptions', 'DEPTH_TEMPLATES']
@@ -115,15 +115,8 @@ class ShapeViewCaptions(Dataset):
         return self.templates[template].format(self.class_names[label])
 
     def __getitem__(self, index: int) -> Dict:
-        item = self.dataset[index]
-        if not isinstance(item, dict) or 'inputs' not in item:
-            raise TypeError(f'ShapeViewCaptions: expected items dict(inputs=[N, 3], '
-                            f'data_samples=dict(labels=...)), got {type(item).__name__}')
+        points, data_samples = point_item(self.dataset[index], 'ShapeViewCaptions')
         index = index % len(self)
-        points = item['inputs']
-        if isinstance(points, np.ndarray):
-            points = torch.from_numpy(points)
-        data_samples = dict(item.get('data_samples') or {})
         label = int(data_samples['labels'])
         view, template = self._pick(index)
         with torch.no_grad():

@@ -50,7 +50,7 @@ DataLoader workers and with some import orders); everything else is plain torch 
 DataLoader workers. matplotlib is imported only inside :func:`save_view_grid`.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -60,7 +60,7 @@ from torch.utils.data import Dataset
 from mmkd.registry import DATASETS
 
 __all__ = ['CUBE_VIEWS', 'view_rotations', 'view_names', 'project_depth_views',
-           'render_mesh_depth', 'PointCloudWithViews', 'save_view_grid']
+           'render_mesh_depth', 'point_item', 'PointCloudWithViews', 'save_view_grid']
 
 # name -> rows (image right, image up, towards the camera); right x up = towards (right-handed)
 CUBE_VIEWS: Dict[str, Tuple[Tuple[float, float, float], ...]] = {
@@ -377,6 +377,20 @@ def render_mesh_depth(mesh, num_views: int = 6, image_size: int = 64,
 
 
 # ----------------------------------------------------------------------------- dataset wrapper
+def point_item(item: Any, where: str) -> Tuple[Tensor, Dict]:
+    """``(points, data_samples)`` of a point dataset's item ``dict(inputs=[N, 3 + F],
+    data_samples=dict(...))``: the points as a tensor and a copy of ``data_samples`` (``{}`` when
+    absent), for the wrappers that add rendered views; ``TypeError`` naming ``where`` for
+    anything else."""
+    if not isinstance(item, dict) or 'inputs' not in item:
+        raise TypeError(f'{where}: expected items dict(inputs=[N, 3], data_samples=dict(...)), '
+                        f'got {type(item).__name__}')
+    points = item['inputs']
+    if isinstance(points, np.ndarray):
+        points = torch.from_numpy(points)
+    return points, dict(item.get('data_samples') or {})
+
+
 @DATASETS.register_module()
 class PointCloudWithViews(Dataset):
     """A point-cloud dataset whose items also carry depth views of their points.
@@ -443,17 +457,11 @@ class PointCloudWithViews(Dataset):
 
     def __getitem__(self, index: int) -> Dict:
         item = self.dataset[index]
-        if not isinstance(item, dict) or 'inputs' not in item:
-            raise TypeError(f'PointCloudWithViews: expected items dict(inputs=[N, 3], '
-                            f'data_samples=dict(...)), got {type(item).__name__}')
-        points = item['inputs']
-        if isinstance(points, np.ndarray):
-            points = torch.from_numpy(points)
+        points, data_samples = point_item(item, 'PointCloudWithViews')
         if self.num_points is not None and points.shape[0] < self.num_points:
             raise ValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} points, '
                              f'fewer than num_points={self.num_points}')
         keep = slice(None) if self.num_points is None else slice(0, self.num_points)
-        data_samples = dict(item.get('data_samples') or {})
         with torch.no_grad():
             out = project_depth_views(points.float()[:, :3], return_pixels=self.return_pixels,
                                       **self.render_cfg)

@@ -45,3 +45,25 @@ def test_missing_torchdistill_names_the_install_command(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__('sys').modules, 'torchdistill', None)
     with pytest.raises(ImportError, match='pip install --target .*torchdistill'):
         import_torchdistill(str(tmp_path / 'nowhere'))
+
+
+def test_kd_settings_for_torchdistill_come_from_the_built_recorders():
+    from mmengine.config import Config
+
+    from mmkd.benchmark.kd_overhead import _kd_loss_settings
+
+    def model(student_recorder):
+        return dict(
+            type='Distill', student=dict(type='ConvClassifier', channels=(4, 8)),
+            teachers=dict(teacher=dict(model=dict(type='ConvClassifier', channels=(8, 16)))),
+            distiller=dict(recorders=dict(student=dict(logits=student_recorder),
+                                          teacher=dict(logits='head')), losses=KD))
+
+    cfg = Config(dict(model=model(dict(source='head'))))
+    settings = _kd_loss_settings(cfg, Distill(**{k: v for k, v in cfg.model.items()
+                                                 if k != 'type'}))
+    assert settings == dict(logits_module='head', temperature=4.0, loss_weight=1.0)
+    cfg = Config(dict(model=model(dict(source='head', kind='input'))))
+    with pytest.raises(ValueError, match=r'losses\.loss_kd\.inputs\.student_logits: expected a '
+                                         r"recorder of a whole module output, got 'student"):
+        _kd_loss_settings(cfg, Distill(**{k: v for k, v in cfg.model.items() if k != 'type'}))
