@@ -1,6 +1,8 @@
 """Run an experiment (teacher, scratch, distilled students) and print its report table:
 ``python tools/run_experiment.py configs/experiments/digits_kd.py``."""
 import argparse
+import glob
+import os.path as osp
 
 from mmkd.engine.experiment import run_experiment
 
@@ -11,4 +13,5 @@ if __name__ == '__main__':
     parser.add_argument('--only', nargs='+', help='run only these runs (by name)')
     args = parser.parse_args()
     outcome = run_experiment(args.config, args.work_dir, args.only)
-    print(f"\nreport: {outcome['report']}\n\n{outcome['table']}")
+    figures = sorted(glob.glob(osp.join(osp.dirname(outcome['report']), '*.png')))
+    print(f"\n{outcome['table']}\n\nreport: {outcome['report']}\nfigures: {', '.join(figures)}")

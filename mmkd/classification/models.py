@@ -4,7 +4,7 @@ Recordable modules: ``backbone.stage<i>`` (feature maps ``[N, C_i, H, W]``), ``b
 last map), ``pool`` (``[N, C]`` global feature) and ``head`` (logits ``[N, num_classes]``).
 """
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import torch.nn.functional as F
 from mmengine.model import BaseModel
@@ -51,14 +51,92 @@ class ConvClassifier(BaseModel):
         if inputs.dim() != 4:
             raise ValueError(f'inputs: expected images [N, C, H, W], got shape '
                              f'{tuple(inputs.shape)}')
-        logits = self.head(self.pool(self.backbone(inputs)))
-        if mode == 'tensor':
-            return logits
-        if mode == 'loss':
-            return dict(loss_cls=F.cross_entropy(logits, _labels(data_samples)))
-        if mode == 'predict':
-            return predictions(logits, data_samples)
-        raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+        return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block: two 3x3 conv-BN, a projection shortcut when the shape changes."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != out_channels:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
+                nn.BatchNorm2d(out_channels))
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = F.relu(self.bn1(self.conv1(x)), inplace=True)
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x), inplace=True)
+
+
+@MODELS.register_module()
+class ResNetClassifier(BaseModel):
+    """A CIFAR-style ResNet for small images: a 3x3 stem, then stages of basic blocks; stages
+    after the first halve the resolution with a strided first block.
+
+    Recordable modules as :class:`ConvClassifier`: ``backbone.stage<i>``, ``backbone``, ``pool``,
+    ``head``.
+
+    Args:
+        channels: output channels of each stage (the stem has the first stage's).
+        blocks: basic blocks per stage (an int for all stages, or one per stage).
+        dropout: dropout before the linear head.
+    """
+
+    def __init__(self, in_channels: int = 1, channels: Sequence[int] = (32, 64, 128),
+                 blocks: Union[int, Sequence[int]] = 2, num_classes: int = 10,
+                 dropout: float = 0.0, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        blocks = [blocks] * len(channels) if isinstance(blocks, int) else list(blocks)
+        if len(blocks) != len(channels) or min(blocks) < 1:
+            raise ValueError(f'blocks: expected one count >= 1 per stage ({len(channels)}), '
+                             f'got {blocks}')
+        stages = OrderedDict(stem=conv_bn_relu(in_channels, channels[0]))
+        width = channels[0]
+        for i, (out_channels, count) in enumerate(zip(channels, blocks)):
+            layers = []
+            for j in range(count):
+                layers.append(BasicBlock(width, out_channels, 2 if i > 0 and j == 0 else 1))
+                width = out_channels
+            stages[f'stage{i + 1}'] = nn.Sequential(*layers)
+        self.backbone = nn.Sequential(stages)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
+        self.num_classes = num_classes
+
+    def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
+                mode: str = 'tensor') -> Any:
+        if inputs.dim() != 4:
+            raise ValueError(f'inputs: expected images [N, C, H, W], got shape '
+                             f'{tuple(inputs.shape)}')
+        return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
+
+
+def classifier_outputs(logits: Tensor, data_samples: Optional[Dict[str, Any]], mode: str) -> Any:
+    """What a classifier returns in each MMEngine mode, from its logits."""
+    if mode == 'tensor':
+        return logits
+    if mode == 'loss':
+        return dict(loss_cls=masked_cross_entropy(logits, _labels(data_samples)))
+    if mode == 'predict':
+        return predictions(logits, data_samples)
+    raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+
+
+def masked_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy averaged over the samples whose label is known; labels of -1 (a transfer
+    set's hidden labels) are skipped, and a batch without any known label gives 0."""
+    known = labels >= 0
+    if bool(known.all()):
+        return F.cross_entropy(logits, labels)
+    total = F.cross_entropy(logits, labels.clamp(min=0), reduction='none')[known].sum()
+    return total / known.sum().clamp(min=1)
 
 
 def _labels(data_samples: Optional[Dict[str, Any]]) -> Tensor:

@@ -466,6 +466,18 @@ def _write_safetensors(tensors: Dict[str, Tensor], out_dir: str, name: str,
     return dict(file=name, bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
+def _is_whole_cache_for(path: str, key: Dict[str, Any]) -> bool:
+    """Whether ``path`` holds a complete cache (manifest and files of the right sizes) made with
+    exactly ``key``."""
+    if not osp.isfile(osp.join(path, MANIFEST)):
+        return False
+    try:
+        TeacherCache(path).check(key, 'teacher cache')
+    except (TeacherCacheError, TeacherCacheMismatchError):
+        return False
+    return True
+
+
 def cache_settings(cfg: Any, out: Optional[str] = None, num_augs: Optional[int] = None,
                    seed: Optional[int] = None) -> Dict[str, Any]:
     """The wrapped dataset config, output directory, K and seed for caching ``cfg``'s teachers:
@@ -489,9 +501,11 @@ def cache_settings(cfg: Any, out: Optional[str] = None, num_augs: Optional[int] 
 
 def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[int] = None,
                         seed: Optional[int] = None, batch_size: Optional[int] = None,
-                        shard_size_mb: float = 256.0, progress: bool = True) -> str:
+                        shard_size_mb: float = 256.0, progress: bool = True,
+                        reuse: bool = False) -> str:
     """Run ``cfg``'s teachers over ``num_augs`` replayed augmentations of every training sample
-    and write the cache (see the module docstring); returns its directory.
+    and write the cache (see the module docstring); returns its directory. With ``reuse``, a
+    whole cache already there whose key is this config's is kept as it is.
 
     The manifest is written last, so an interrupted run leaves no readable cache.
     """
@@ -514,6 +528,8 @@ def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[
     for spec in algorithm.teacher_specs.values():
         check_cacheable(spec)
     key = dict(algorithm.cache_key(), **data_key(settings['dataset'], num_augs, seed))
+    if reuse and _is_whole_cache_for(out_dir, key):
+        return out_dir
     algorithm.train(False)
 
     os.makedirs(out_dir, exist_ok=True)

@@ -22,7 +22,15 @@ frozen teacher and text tower, ``['model.teachers.clip.checkpoint',
 (per run, or for all runs at the top level) repeats a run with each seed and reports the mean
 and standard deviation.
 The teacher run is named ``teacher`` and the baseline ``scratch`` unless the config says
-``teacher_run``/``scratch_run``.
+``teacher_run``/``scratch_run``. A run's ``work_dir`` puts it outside the experiment's folder (a
+teacher that several experiments share).
+
+A run whose config sets ``model.teacher_cache`` gets its cache written first (by
+:func:`mmkd.distill.cache.write_teacher_cache`), or reused when one for exactly that config and
+teacher checkpoint is there. A run that keeps its best validation epoch (MMEngine's
+``CheckpointHook(save_best=...)``) is tested twice: at that epoch and at the last one; the report
+then shows both, so the test set never chooses an epoch. ``gap_curves=True`` also draws the
+validation gap closed per epoch (``gap_closed.png``).
 """
 import glob
 import itertools
@@ -37,6 +45,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import torch
 from mmengine.config import Config
 
+from mmkd.distill.cache import write_teacher_cache
 from .checkpoint import atomic_write_bytes, load_checkpoint_meta, save_figure
 from .runner import build_runner, load_config
 
@@ -87,6 +96,13 @@ def _last_checkpoint(work_dir: str) -> Optional[str]:
     return path if osp.isfile(path) else None
 
 
+def best_checkpoint(work_dir: str) -> Optional[str]:
+    """The best-validation checkpoint ``best_<metric>_epoch_<n>.pth`` that MMEngine's
+    ``CheckpointHook(save_best=...)`` keeps in ``work_dir``, if any."""
+    found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')), key=osp.getmtime)
+    return found[-1] if found else None
+
+
 def _is_finished(checkpoint: str, cfg: Config) -> bool:
     """Whether ``checkpoint`` was saved at the end of ``cfg``'s training schedule."""
     meta = load_checkpoint_meta(checkpoint)
@@ -123,6 +139,8 @@ def run_one(run: Dict[str, Any], work_dir: str,
     else:
         if checkpoint is not None:  # an interrupted run: train on from where it stopped
             cfg.resume, cfg.load_from = True, checkpoint
+        if cfg.model.get('teacher_cache'):
+            print(f"[{name}] teacher cache: {write_teacher_cache(cfg, reuse=True)}", flush=True)
         runner = build_runner(cfg)
         runner.train()
         checkpoint = _last_checkpoint(work_dir)
@@ -134,6 +152,11 @@ def run_one(run: Dict[str, Any], work_dir: str,
                   scalars=sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))),
                   metrics={k: float(v) for k, v in metrics.items()},
                   params=count_params(model), latency_ms=latency_ms(model, inputs))
+    best = best_checkpoint(work_dir)
+    if best is not None:  # the epoch the validation split chose, tested on its own
+        runner.load_checkpoint(best)
+        result.update(best_checkpoint=best, best_epoch=load_checkpoint_meta(best).get('epoch'),
+                      metrics_best={k: float(v) for k, v in runner.test().items()})
     atomic_write_bytes(json.dumps(result, indent=2).encode(), osp.join(work_dir, 'result.json'))
     return result
 
@@ -150,11 +173,14 @@ def run_seeds(run: Dict[str, Any], run_dir: str, teacher_checkpoints: Dict[str, 
         seeded = dict(run, cfg_options={**(run.get('cfg_options') or {}),
                                         'randomness.seed': seed})
         per_seed.append(run_one(seeded, seed_dir(run_dir, seed), teacher_checkpoints))
-    metrics = {k: [r['metrics'][k] for r in per_seed] for k in per_seed[0]['metrics']}
-    return dict(per_seed[0], work_dir=run_dir, seeds=list(seeds), per_seed=per_seed,
-                metrics={k: statistics.mean(v) for k, v in metrics.items()},
-                metrics_std={k: statistics.pstdev(v) for k, v in metrics.items()},
-                latency_ms=statistics.median(r['latency_ms'] for r in per_seed))
+    result = dict(per_seed[0], work_dir=run_dir, seeds=list(seeds), per_seed=per_seed,
+                  latency_ms=statistics.median(r['latency_ms'] for r in per_seed))
+    for kind in ('metrics', 'metrics_best'):
+        if all(kind in r for r in per_seed):
+            values = {k: [r[kind][k] for r in per_seed] for k in per_seed[0][kind]}
+            result[kind] = {k: statistics.mean(v) for k, v in values.items()}
+            result[f'{kind}_std'] = {k: statistics.pstdev(v) for k, v in values.items()}
+    return result
 
 
 def seed_dir(run_dir: str, seed: Optional[int]) -> str:
@@ -168,10 +194,10 @@ def gap_closed(value: float, scratch: float, teacher: float) -> Optional[float]:
     return (value - scratch) / (teacher - scratch)
 
 
-def _shown(r: Dict[str, Any], metric: str) -> str:
-    shown = f"{r['metrics'][metric]:.2f}"
-    if 'metrics_std' in r:
-        shown += f" ± {r['metrics_std'][metric]:.2f}"
+def _shown(r: Dict[str, Any], metric: str, kind: str = 'metrics') -> str:
+    shown = f"{r[kind][metric]:.2f}"
+    if f'{kind}_std' in r:
+        shown += f" ± {r[f'{kind}_std'][metric]:.2f}"
     return shown
 
 
@@ -180,30 +206,47 @@ def report_table(results: List[Dict[str, Any]], metric: str, teacher_run: Option
                  teacher_ratio: bool = False) -> str:
     """A markdown table of the runs with the metric, ``extra_metrics``, params, latency and gap
     closed (of ``metric``); with ``teacher_ratio`` also a column "of teacher" = metric /
-    teacher's metric (e.g. a point student's zero-shot accuracy against its CLIP teacher's)."""
+    teacher's metric (e.g. a point student's zero-shot accuracy against its CLIP teacher's).
+
+    When every run kept its best validation epoch, the metric and the gap closed are shown at
+    that epoch and at the last one."""
     by_name = {r['name']: r for r in results}
-    teacher = by_name[teacher_run]['metrics'][metric] if teacher_run in by_name else None
-    scratch = by_name[scratch_run]['metrics'][metric] if scratch_run in by_name else None
+    kinds = ['metrics_best', 'metrics'] if all('metrics_best' in r for r in results) else [
+        'metrics']
+    labels = dict(metrics_best=' (best val epoch)', metrics=' (last epoch)' if len(kinds) > 1
+                  else '')
+
+    def reference(run: Optional[str], kind: str) -> Optional[float]:
+        return by_name[run][kind][metric] if run in by_name else None
+
+    metric_head = ''.join(f' {metric}{labels[k]} |' for k in kinds)
     extra_head = ''.join(f' {m} |' for m in extra_metrics)
+    gap_head = ''.join(f' gap closed{labels[k]} |' for k in kinds)
     ratio_head = ' of teacher |' if teacher_ratio else ''
-    lines = [f'| run | {metric} |{extra_head} params | CPU latency / sample (ms) | gap closed |'
-             f'{ratio_head}',
-             '|---|---|' + '---|' * (len(extra_metrics) + bool(teacher_ratio)) + '---|---|---|']
+    columns = len(kinds) * 2 + len(extra_metrics) + bool(teacher_ratio) + 3
+    lines = [f'| run |{metric_head}{extra_head} params | CPU latency / sample (ms) |{gap_head}'
+             f'{ratio_head}', '|' + '---|' * columns]
     for r in results:
-        value = r['metrics'][metric]
-        shown = _shown(r, metric)
-        if 'metrics_std' in r:
-            shown += f" ({len(r['seeds'])} seeds)"
-        shown += ''.join(f' | {_shown(r, m)}' for m in extra_metrics)
-        gap = ''
-        if r['name'] not in (teacher_run, scratch_run) and None not in (teacher, scratch):
-            closed = gap_closed(value, scratch, teacher)
-            gap = 'n/a' if closed is None else f'{100 * closed:.1f} %'
-        line = f"| {r['name']} | {shown} | {r['params']:,} | {r['latency_ms']:.3f} | {gap} |"
+        cells = []
+        for kind in kinds:
+            shown = _shown(r, metric, kind)
+            if f'{kind}_std' in r:
+                shown += f" ({len(r['seeds'])} seeds)"
+            cells.append(shown)
+        cells += [_shown(r, m) for m in extra_metrics]
+        cells += [f"{r['params']:,}", f"{r['latency_ms']:.3f}"]
+        for kind in kinds:
+            teacher, scratch = reference(teacher_run, kind), reference(scratch_run, kind)
+            gap = ''
+            if r['name'] not in (teacher_run, scratch_run) and None not in (teacher, scratch):
+                closed = gap_closed(r[kind][metric], scratch, teacher)
+                gap = 'n/a' if closed is None else f'{100 * closed:.1f} %'
+            cells.append(gap)
         if teacher_ratio:
-            line += (f' {100 * value / teacher:.1f} % |' if teacher and r['name'] != teacher_run
-                     else '  |')
-        lines.append(line)
+            teacher = reference(teacher_run, 'metrics')
+            cells.append(f"{100 * r['metrics'][metric] / teacher:.1f} %"
+                         if teacher and r['name'] != teacher_run else '')
+        lines.append(f"| {r['name']} | " + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
 
@@ -266,6 +309,48 @@ def plot_curves(results: List[Dict[str, Any]], metric: str, path: str) -> None:
     plt.close(fig)
 
 
+def validation_curve(result: Dict[str, Any], metric: str) -> Dict[int, float]:
+    """Epoch -> the validation metric, averaged over the run's seeds."""
+    per_epoch: Dict[int, List[float]] = {}
+    for r in result.get('per_seed') or [result]:
+        for record in read_scalars(r.get('scalars', '')):
+            if metric in record:
+                per_epoch.setdefault(int(record['step']), []).append(record[metric])
+    return {epoch: statistics.mean(v) for epoch, v in sorted(per_epoch.items())}
+
+
+def plot_gap_curves(results: List[Dict[str, Any]], metric: str, teacher_run: str,
+                    scratch_run: str, path: str) -> bool:
+    """The validation gap closed per epoch of every distilled run, against the final validation
+    metric of the teacher and of the scratch student (mean over seeds); False (and no figure)
+    when the teacher is not better than scratch."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    by_name = {r['name']: r for r in results}
+    teacher = list(validation_curve(by_name[teacher_run], metric).values())
+    scratch = list(validation_curve(by_name[scratch_run], metric).values())
+    if not teacher or not scratch or teacher[-1] <= scratch[-1]:
+        return False
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for r in results:
+        if r['name'] in (teacher_run, scratch_run):
+            continue
+        curve = validation_curve(r, metric)
+        ax.plot(list(curve), [100 * gap_closed(v, scratch[-1], teacher[-1])
+                              for v in curve.values()], marker='.', label=r['name'])
+    ax.axhline(0, color='grey', lw=0.8)
+    ax.axhline(100, color='grey', lw=0.8, ls='--')
+    ax.set(xlabel='epoch', ylabel='validation gap closed (%)',
+           title=f'{metric}: teacher {teacher[-1]:.2f}, scratch {scratch[-1]:.2f} (val)')
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=120)
+    plt.close(fig)
+    return True
+
+
 def run_experiment(config: str, work_dir: Optional[str] = None,
                    only: Optional[List[str]] = None) -> Dict[str, Any]:
     """Run an experiment config; write ``results.json``, ``report.md``, ``accuracy.png`` and
@@ -285,7 +370,7 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
             raise ValueError(f'{config}: runs[{i}].name {run["name"]!r} names its work dir; '
                              f"it cannot contain '/'")
     for i, run in enumerate(exp.runs):
-        run_dir = osp.join(work_dir, run['name'])
+        run_dir = run.get('work_dir') or osp.join(work_dir, run['name'])
         seeds = run.get('seeds', exp.get('seeds'))
         if only and run['name'] not in only:  # its checkpoint from an earlier invocation
             checkpoints[run['name']] = _last_checkpoint(seed_dir(run_dir, (seeds or [None])[0]))
@@ -310,5 +395,10 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
     atomic_write_bytes(report.encode(), osp.join(work_dir, 'report.md'))
     plot_results(results, metric, osp.join(work_dir, 'accuracy.png'))
     plot_curves(results, metric, osp.join(work_dir, 'curves.png'))
+    if (exp.get('gap_curves') and {teacher_run, scratch_run} <= {r['name'] for r in results}
+            and plot_gap_curves(results, metric, teacher_run, scratch_run,
+                                osp.join(work_dir, 'gap_closed.png'))):
+        report += '\n![validation gap closed per epoch](gap_closed.png)\n'
+        atomic_write_bytes(report.encode(), osp.join(work_dir, 'report.md'))
     return dict(results=list(done.values()), table=table,
                 report=osp.join(work_dir, 'report.md'))

@@ -288,3 +288,23 @@ def test_clip_losses_from_cache_equal_the_live_teacher(tmp_path):
         cfg.model, dict(cfg.model, teacher_cache=dict(path=cache_dir)), dataset, [6, 1, 2, 7, 0])
     assert {'distill.loss_crd', 'distill.loss_icl', 'distill.loss_fd'} <= set(live)
     assert_same_distill_losses(live, cached)
+
+
+def test_reuse_keeps_a_cache_of_this_config_and_rewrites_a_stale_one(digits, tmp_path):
+    cache_dir = str(tmp_path / 'cache')
+    cfg = digits_cfg(digits, **{'model.teacher_cache.path': cache_dir,
+                                'train_dataloader.dataset.path': cache_dir})
+    assert write_teacher_cache(cfg, progress=False, reuse=True) == cache_dir
+    manifest = osp.join(cache_dir, 'manifest.json')
+    written = os.stat(manifest).st_mtime_ns
+    write_teacher_cache(cfg, progress=False, reuse=True)
+    assert os.stat(manifest).st_mtime_ns == written                   # kept as it was
+    other = save_random_teacher(tmp_path / 'other.pth', seed=1, type='ConvClassifier',
+                                channels=(32, 64, 128), convs_per_stage=2)
+    cfg.model.teachers.teacher.checkpoint = other
+    write_teacher_cache(cfg, progress=False, reuse=True)
+    with open(manifest) as f:                                         # rewritten for the new one
+        assert json.load(f)['info']['checkpoints']['teacher'] == other
+    os.remove(osp.join(cache_dir, 'shard_00000.safetensors'))         # an incomplete cache
+    write_teacher_cache(cfg, progress=False, reuse=True)
+    TeacherCache(cache_dir).sample_outputs(0, 0)

@@ -11,7 +11,8 @@ from mmengine.config import Config
 
 from mmkd.engine.checkpoint import load_state_dict_file
 from mmkd.engine.experiment import (count_params, deployable_model, first_sample, gap_closed,
-                                    read_scalars, report_table, run_experiment)
+                                    plot_gap_curves, read_scalars, report_table, run_experiment,
+                                    validation_curve)
 from mmkd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -72,6 +73,50 @@ def test_report_table_without_a_gap():
     lines = report_table([result('big', 90.0, 9, 1.0), result('small', 80.0, 1, 1.0),
                           result('kd', 85.0, 1, 1.0)], METRIC, 'big', 'small').splitlines()
     assert lines[-1].endswith('| 50.0 % |')
+
+
+def test_report_table_best_validation_and_last_epoch_columns():
+    def both(name, best, last, **extra):
+        return dict(result(name, last, 10, 1.0), metrics_best={METRIC: best}, **extra)
+    results = [both('teacher', 95.0, 94.0), both('scratch', 85.0, 84.0),
+               both('KD', 90.0, 89.0, metrics_std={METRIC: 0.5},
+                    metrics_best_std={METRIC: 0.25}, seeds=[0, 1, 2])]
+    lines = report_table(results, METRIC, 'teacher', 'scratch').splitlines()
+    assert lines[0] == ('| run | accuracy/top1 (best val epoch) | accuracy/top1 (last epoch) | '
+                        'params | CPU latency / sample (ms) | gap closed (best val epoch) | '
+                        'gap closed (last epoch) |')
+    assert lines[1] == '|---|---|---|---|---|---|---|'
+    assert lines[-1] == ('| KD | 90.00 ± 0.25 (3 seeds) | 89.00 ± 0.50 (3 seeds) | 10 | 1.000 | '
+                         '50.0 % | 50.0 % |')
+    # one run without a best epoch: the last epoch only, as before
+    del results[1]['metrics_best']
+    assert report_table(results, METRIC, 'teacher', 'scratch').splitlines()[0] == \
+        '| run | accuracy/top1 | params | CPU latency / sample (ms) | gap closed |'
+
+
+def write_scalars(path, values):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(''.join(json.dumps({METRIC: v, 'step': epoch}) + '\n'
+                            for epoch, v in enumerate(values, 1)))
+    return str(path)
+
+
+def test_validation_curves_average_seeds_and_draw_the_gap_closed(tmp_path):
+    seeds = [dict(scalars=[write_scalars(tmp_path / f's{i}' / 'scalars.json', values)])
+             for i, values in enumerate([[80.0, 84.0], [82.0, 86.0]])]
+    kd = dict(name='KD', per_seed=seeds)
+    assert validation_curve(kd, METRIC) == {1: 81.0, 2: 85.0}
+    teacher = dict(name='teacher', scalars=[write_scalars(tmp_path / 't.json', [90.0])])
+    scratch = dict(name='scratch', scalars=[write_scalars(tmp_path / 'x.json', [70.0, 80.0])])
+    path = str(tmp_path / 'gap.png')
+    assert plot_gap_curves([teacher, scratch, kd], METRIC, 'teacher', 'scratch', path)
+    with open(path, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    # a teacher no better than scratch: no figure
+    weak = dict(name='teacher', scalars=[write_scalars(tmp_path / 'w.json', [79.0])])
+    assert not plot_gap_curves([weak, scratch, kd], METRIC, 'teacher', 'scratch',
+                               str(tmp_path / 'none.png'))
+    assert not osp.exists(tmp_path / 'none.png')
 
 
 def test_deployable_model():

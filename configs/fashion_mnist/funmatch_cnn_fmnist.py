@@ -1,0 +1,16 @@
+# Function matching (Beyer et al., CVPR 2022, "Knowledge distillation: a good teacher is patient
+# and consistent"): teacher and student see the very same aggressively augmented image
+# (translation by up to 4 px, flip, and mixup or cutmix with another training image), the student
+# matches the teacher's prediction (KL at T=1) and uses no labels. 8 cached augmentations per
+# image keep a long schedule at about the student's own cost; 60 epochs.
+_base_ = ['../_base_/fashion_mnist_distill_cached.py',
+          '../_base_/schedules/fashion_mnist_student_60e.py']
+teacher_cache_dir = 'work_dirs/teacher_cache/fashion_mnist_resnet_funmatch'
+model = dict(
+    student_loss_weight=0.0,
+    teacher_cache=dict(path=teacher_cache_dir),
+    distiller=dict(losses=dict(
+        loss_kd=dict(type='KDLoss', temperature=1.0, inputs={{_base_.kd_inputs}}))))
+train_dataloader = dict(dataset=dict(
+    path=teacher_cache_dir, num_augs=8,
+    dataset=dict(crop_padding=4, flip=True, mix='mixup_cutmix', mix_alpha=1.0)))
