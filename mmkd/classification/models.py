@@ -1,4 +1,5 @@
-"""A small CNN image classifier whose width and depth make both teacher and student.
+"""Image classifiers for small images: a plain CNN and a CIFAR-style ResNet, whose widths and
+depths make both teachers and students.
 
 Recordable modules: ``backbone.stage<i>`` (feature maps ``[N, C_i, H, W]``), ``backbone`` (the
 last map), ``pool`` (``[N, C]`` global feature) and ``head`` (logits ``[N, num_classes]``).
@@ -18,8 +19,23 @@ def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
                          nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
 
 
+class ImageClassifier(BaseModel):
+    """``backbone`` -> ``pool`` -> ``head``, with MMEngine's modes; subclasses build the three."""
+
+    backbone: nn.Module
+    pool: nn.Module
+    head: nn.Module
+
+    def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
+                mode: str = 'tensor') -> Any:
+        if inputs.dim() != 4:
+            raise ValueError(f'inputs: expected images [N, C, H, W], got shape '
+                             f'{tuple(inputs.shape)}')
+        return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
+
+
 @MODELS.register_module()
-class ConvClassifier(BaseModel):
+class ConvClassifier(ImageClassifier):
     """Stages of ``convs_per_stage`` 3x3 conv-BN-ReLU blocks; stages after the first halve the
     resolution with a max-pool.
 
@@ -46,12 +62,6 @@ class ConvClassifier(BaseModel):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_channels, num_classes))
         self.num_classes = num_classes
 
-    def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
-                mode: str = 'tensor') -> Any:
-        if inputs.dim() != 4:
-            raise ValueError(f'inputs: expected images [N, C, H, W], got shape '
-                             f'{tuple(inputs.shape)}')
-        return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
 
 
 class BasicBlock(nn.Module):
@@ -75,7 +85,7 @@ class BasicBlock(nn.Module):
 
 
 @MODELS.register_module()
-class ResNetClassifier(BaseModel):
+class ResNetClassifier(ImageClassifier):
     """A CIFAR-style ResNet for small images: a 3x3 stem, then stages of basic blocks; stages
     after the first halve the resolution with a strided first block.
 
@@ -110,12 +120,6 @@ class ResNetClassifier(BaseModel):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
         self.num_classes = num_classes
 
-    def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
-                mode: str = 'tensor') -> Any:
-        if inputs.dim() != 4:
-            raise ValueError(f'inputs: expected images [N, C, H, W], got shape '
-                             f'{tuple(inputs.shape)}')
-        return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
 
 
 def classifier_outputs(logits: Tensor, data_samples: Optional[Dict[str, Any]], mode: str) -> Any:
