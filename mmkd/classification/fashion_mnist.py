@@ -16,10 +16,10 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from mmkd.registry import DATASETS
-from .datasets import shift_image
 
 FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'
 INSTALL_HINT = ('install it with `apt-get install dataset-fashion-mnist` (`make install` does) '
@@ -117,6 +117,8 @@ class FashionMNIST(Dataset):
     """
 
     METAINFO = dict(classes=CLASSES)
+    # the augmentations below draw from torch's RNG only: the teacher-output cache seeds just it
+    replay_rngs = ('torch',)
 
     def __init__(self, split: str = 'train', root: str = FASHION_MNIST_ROOT, val_size: int = 5000,
                  split_seed: int = 0, labelled_fraction: float = 1.0, labelled_seed: int = 0,
@@ -150,6 +152,8 @@ class FashionMNIST(Dataset):
                 raise ValueError(f'num_samples: expected 1..{len(labels)}, got {num_samples}')
             images, labels, labelled = (a[:num_samples] for a in (images, labels, labelled))
         self.images = torch.from_numpy(images.copy()).unsqueeze(1)  # uint8, scaled per item
+        # zero-padded once, so that a random translation is a crop (a view) of it
+        self._padded = F.pad(self.images, [int(crop_padding)] * 4)
         self.true_labels = torch.from_numpy(labels)
         self.labels = torch.where(torch.from_numpy(labelled), self.true_labels,
                                   torch.full_like(self.true_labels, HIDDEN_LABEL))
@@ -164,16 +168,16 @@ class FashionMNIST(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def augment(self, image: torch.Tensor) -> torch.Tensor:
-        if self.crop_padding:
+    def image(self, index: int) -> torch.Tensor:
+        """Image ``index`` as floats in [0, 1], translated and flipped at random if set."""
+        image = self.images[index]
+        if self.crop_padding:  # content moves by (dy, dx), as shift_image(image, dy, dx)
             dy, dx = torch.randint(-self.crop_padding, self.crop_padding + 1, (2,)).tolist()
-            image = shift_image(image, dy, dx)
+            (h, w), top, left = image.shape[-2:], self.crop_padding - dy, self.crop_padding - dx
+            image = self._padded[index, :, top:top + h, left:left + w]
         if self.flip and torch.rand(()) < 0.5:
             image = image.flip(-1)
-        return image
-
-    def image(self, index: int) -> torch.Tensor:
-        return self.augment(self.images[index].float() / 255.0)
+        return image.float().div_(255.0)
 
     def __getitem__(self, index: int) -> Dict:
         image = self.image(index)
@@ -185,7 +189,8 @@ class FashionMNIST(Dataset):
 
     def mixed(self, image: torch.Tensor) -> torch.Tensor:
         other = self.image(int(torch.randint(len(self), ())))
-        lam = float(torch.distributions.Beta(self.mix_alpha, self.mix_alpha).sample())
+        lam = float(torch.distributions.Beta(self.mix_alpha, self.mix_alpha,
+                                            validate_args=False).sample())
         kind = self.mix
         if kind == 'mixup_cutmix':
             kind = 'mixup' if torch.rand(()) < 0.5 else 'cutmix'

@@ -11,7 +11,9 @@ runs the teachers on them and stores what the distiller records from the teacher
 
 Augmentation ``a`` of sample ``i`` is drawn with torch's (CPU), numpy's and python's global RNGs
 seeded from ``(seed, i, a)`` (and restored afterwards), so any dataset whose transforms use those
-RNGs replays it exactly, in any DataLoader worker. Training with the cache::
+RNGs replays it exactly, in any DataLoader worker. A dataset whose augmentations draw from fewer of
+them says so in a ``replay_rngs`` attribute (e.g. ``('torch',)``): saving and restoring numpy's
+and python's states costs about 0.2 ms per sample, more than a small student's step per sample. Training with the cache::
 
     teacher_cache_dir = 'work_dirs/teacher_cache/kd_cnn_digits'
     model = dict(teacher_cache=dict(path=teacher_cache_dir))         # teachers are not built
@@ -36,6 +38,7 @@ is stored once.
 import bisect
 import copy
 import datetime
+import functools
 import glob
 import hashlib
 import json
@@ -43,7 +46,7 @@ import os
 import os.path as osp
 import random
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -149,43 +152,61 @@ def _differences(cached: Any, expected: Any, path: str) -> List[str]:
 
 
 # ----------------------------------------------------------------------------- replay
+@functools.lru_cache(maxsize=1 << 20)  # 40 us a call; a training run asks again every epoch
 def augmentation_seed(seed: int, index: int, aug: int) -> int:
     """The RNG seed of augmentation ``aug`` of sample ``index``."""
     return int(np.random.SeedSequence((int(seed), int(index), int(aug))).generate_state(1)[0])
 
 
+ALL_RNGS = ('torch', 'numpy', 'python')
+
+
 @contextmanager
-def seeded_rngs(seed: int) -> Iterator[None]:
-    """Seed torch's (CPU), numpy's and python's global RNGs; restore their states on exit."""
-    torch_state, numpy_state, python_state = (torch.get_rng_state(), np.random.get_state(),
-                                              random.getstate())
-    # the CPU generator only: torch.manual_seed also seeds every accelerator (0.3 ms a call)
-    torch.default_generator.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
+def seeded_rngs(seed: int, rngs: Sequence[str] = ALL_RNGS) -> Iterator[None]:
+    """Seed the global RNGs named in ``rngs`` (of torch's CPU generator, numpy's and python's);
+    restore their states on exit."""
+    unknown = set(rngs) - set(ALL_RNGS)
+    if unknown:
+        raise ValueError(f'rngs: expected names among {ALL_RNGS}, got {sorted(unknown)}')
+    states = {}
+    if 'torch' in rngs:
+        states['torch'] = torch.get_rng_state()
+        # the CPU generator only: torch.manual_seed also seeds every accelerator (0.3 ms a call)
+        torch.default_generator.manual_seed(seed)
+    if 'numpy' in rngs:
+        states['numpy'] = np.random.get_state()
+        np.random.seed(seed)
+    if 'python' in rngs:
+        states['python'] = random.getstate()
+        random.seed(seed)
     try:
         yield
     finally:
-        torch.set_rng_state(torch_state)
-        np.random.set_state(numpy_state)
-        random.setstate(python_state)
+        if 'torch' in states:
+            torch.set_rng_state(states['torch'])
+        if 'numpy' in states:
+            np.random.set_state(states['numpy'])
+        if 'python' in states:
+            random.setstate(states['python'])
 
 
 class ReplayedAugmentations(Dataset):
     """Every recorded augmentation of ``dataset``: item ``i * num_augs + a`` is augmentation
-    ``a`` of sample ``i``, with ``data_samples['aug_idx'] = a``. What the cache tool iterates."""
+    ``a`` of sample ``i``, with ``data_samples['aug_idx'] = a``. What the cache tool iterates.
+    The RNGs seeded per item are the dataset's ``replay_rngs`` (default: all three)."""
 
     def __init__(self, dataset: Dataset, num_augs: int, seed: int = 0) -> None:
         if int(num_augs) != num_augs or num_augs < 1:
             raise ValueError(f'num_augs: expected a positive int, got {num_augs!r}')
         self.dataset, self.num_augs, self.seed = dataset, int(num_augs), int(seed)
+        self.rngs = tuple(getattr(dataset, 'replay_rngs', ALL_RNGS))
 
     def __len__(self) -> int:
         return len(self.dataset) * self.num_augs
 
     def item(self, index: int, aug: int) -> Dict:
         """Augmentation ``aug`` of sample ``index``, the same on every call."""
-        with seeded_rngs(augmentation_seed(self.seed, index, aug)):
+        with seeded_rngs(augmentation_seed(self.seed, index, aug), self.rngs):
             item = self.dataset[index]
         if not isinstance(item, dict) or not isinstance(item.get('data_samples'), dict):
             raise TypeError(f'{type(self.dataset).__name__}[{index}]: expected '
@@ -279,6 +300,7 @@ class TeacherCache:
             from safetensors.torch import load
             self.shared = load(self._verified_bytes(manifest['shared']))
         self._handles: Dict[int, Any] = {}
+        self._tensors: Dict[int, Dict[str, Tensor]] = {}
 
     def _file(self, entry: dict) -> str:
         return osp.join(self.path, entry['file'])
@@ -321,7 +343,7 @@ class TeacherCache:
 
     def __getstate__(self) -> dict:
         # open shard handles do not pickle (DataLoader workers with 'spawn'); workers reopen
-        return dict(self.__dict__, _handles={})
+        return dict(self.__dict__, _handles={}, _tensors={})
 
     def check(self, expected: Dict[str, Any], where: str) -> None:
         """Raise :class:`TeacherCacheMismatchError` naming every entry of ``expected`` (a part of
@@ -335,6 +357,14 @@ class TeacherCache:
                 f'differences (cache vs config):\n  ' + '\n  '.join(differences) + '\n'
                 + REBUILD_HINT.format(path=self.path))
 
+    def _shard_tensors(self, shard: int) -> Dict[str, Tensor]:
+        """A shard's per-sample recordings, read whole on first use: indexing a tensor in memory
+        costs a microsecond, a safetensors slice about fifty."""
+        if shard not in self._tensors:
+            handle = self._shard(shard)
+            self._tensors[shard] = {key: handle.get_tensor(key) for key in self.per_sample_keys}
+        return self._tensors[shard]
+
     def sample_outputs(self, index: int, aug: int) -> Dict[str, Tensor]:
         """The per-sample recordings (``[rows, ...]`` each) of augmentation ``aug`` of sample
         ``index``."""
@@ -342,9 +372,9 @@ class TeacherCache:
             raise IndexError(f'teacher cache {self.path!r}: no sample {index} augmentation {aug} '
                              f'({self.num_samples} samples x {self.num_augs} augmentations)')
         shard = bisect.bisect_right(self._starts, index) - 1
-        handle = self._shard(shard)
         local = index - self.shards[shard]['start']
-        return {key: handle.get_slice(key)[local, aug] for key in self.per_sample_keys}
+        return {key: value[local, aug].clone()
+                for key, value in self._shard_tensors(shard).items()}
 
     def batch_recordings(self, data_samples: Any) -> Dict[str, Dict[str, Tensor]]:
         """Teacher name -> recorder name -> the batch's tensor, as the live teacher records it,

@@ -3,6 +3,7 @@ files of Debian's dataset-fashion-mnist, which `make test` installs, and on smal
 here), augmentations that replay, the masked loss and the ResNet classifier."""
 import gzip
 import os.path as osp
+import random
 import re
 from collections import Counter
 
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from mmkd.classification import FashionMNIST, ResNetClassifier
+from mmkd.classification.datasets import shift_image
 from mmkd.classification.fashion_mnist import (FASHION_MNIST_ROOT, HIDDEN_LABEL, load_fashion_mnist,
                                                read_idx, stratified_subset)
 from mmkd.classification.models import masked_cross_entropy
@@ -112,17 +114,39 @@ def test_stratified_subset_counts_and_errors():
         stratified_subset(labels, 1.5, 0)
 
 
+def test_translation_equals_shift_image_and_flip_mirrors(tmp_path):
+    root = make_root(tmp_path)
+    write_idx(osp.join(root, 't10k-images-idx3-ubyte.gz'),
+              np.random.default_rng(0).integers(0, 256, (50, 28, 28)))
+    plain = FashionMNIST('test', root=root)
+    shifted = FashionMNIST('test', root=root, crop_padding=3)
+    flipped = FashionMNIST('test', root=root, flip=True)
+    for seed in range(6):
+        torch.manual_seed(seed)
+        dy, dx = torch.randint(-3, 4, (2,)).tolist()
+        torch.manual_seed(seed)
+        assert torch.equal(shifted[5]['inputs'], shift_image(plain[5]['inputs'], dy, dx))
+        torch.manual_seed(seed)
+        mirror = bool(torch.rand(()) < 0.5)
+        torch.manual_seed(seed)
+        expected = plain[5]['inputs'].flip(-1) if mirror else plain[5]['inputs']
+        assert torch.equal(flipped[5]['inputs'], expected)
+
+
 def test_augmentations_replay_under_the_cache_seeds(tmp_path):
     root = make_root(tmp_path)
+    write_idx(osp.join(root, 'train-images-idx3-ubyte.gz'),          # unequal images
+              np.random.default_rng(0).integers(0, 256, (200, 28, 28)))
     ds = FashionMNIST('train', root=root, val_size=50, crop_padding=4, flip=True,
                       mix='mixup_cutmix')
-    ds.images = torch.randint(0, 256, ds.images.shape, dtype=torch.uint8)  # unequal images
+    assert ds.replay_rngs == ('torch',)
     draws = []
     for _ in range(2):
-        with seeded_rngs(augmentation_seed(0, 7, 3)):
+        with seeded_rngs(augmentation_seed(0, 7, 3), ds.replay_rngs):
             draws.append(ds[7]['inputs'])
+            np.random.rand(), random.random()        # other RNGs do not change the draw
     assert torch.equal(draws[0], draws[1])
-    with seeded_rngs(augmentation_seed(0, 7, 4)):
+    with seeded_rngs(augmentation_seed(0, 7, 4), ds.replay_rngs):
         assert not torch.equal(ds[7]['inputs'], draws[0])
     assert 0 <= draws[0].min() and draws[0].max() <= 1
 

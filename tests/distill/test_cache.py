@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.dataset import default_collate
 
 from mmkd.distill.cache import (TeacherCache, TeacherCacheDataset, TeacherCacheError,
-                                TeacherCacheMismatchError, _RecordingSplitter,
+                                TeacherCacheMismatchError, _RecordingSplitter, seeded_rngs,
                                 write_teacher_cache)
 from mmkd.distill.teacher import TeacherSpec
 from mmkd.engine.runner import load_config, train
@@ -308,3 +308,22 @@ def test_reuse_keeps_a_cache_of_this_config_and_rewrites_a_stale_one(digits, tmp
     os.remove(osp.join(cache_dir, 'shard_00000.safetensors'))         # an incomplete cache
     write_teacher_cache(cfg, progress=False, reuse=True)
     TeacherCache(cache_dir).sample_outputs(0, 0)
+
+
+def test_seeded_rngs_seed_and_restore_only_the_named_generators():
+    import random
+
+    import numpy as np
+    torch.manual_seed(5), np.random.seed(5), random.seed(5)
+    after = (torch.rand(()), np.random.rand(), random.random())
+    torch.manual_seed(5), np.random.seed(5), random.seed(5)
+    with seeded_rngs(123, ('torch',)):
+        inside_torch = torch.rand(())
+        inside_numpy = np.random.rand()                  # numpy is not seeded: it moves on
+    assert inside_numpy == after[1]
+    assert (torch.rand(()), random.random()) == (after[0], after[2])   # torch restored
+    with seeded_rngs(123, ('torch',)):
+        assert torch.rand(()) == inside_torch
+    with pytest.raises(ValueError, match=r"rngs: expected names among .*got \['jax'\]"):
+        with seeded_rngs(0, ('torch', 'jax')):
+            pass
