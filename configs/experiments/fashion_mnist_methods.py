@@ -7,10 +7,10 @@ metric = 'accuracy/top1'
 seeds = [0, 1, 2]
 teacher = dict(name='teacher', config='configs/fashion_mnist/resnet_teacher_fmnist.py',
                work_dir='work_dirs/fashion_mnist/resnet_teacher', reuse=True, seeds=None)
-small_teacher = dict(name='teacher (half width)',
-                     config='configs/fashion_mnist/resnet_small_teacher_fmnist.py',
-                     work_dir='work_dirs/fashion_mnist/resnet_small_teacher', reuse=True,
-                     seeds=None)
+# the second teacher of MultiTeacherKD: the demo's small CNN teacher (3 epochs, about 2 min)
+small_teacher = dict(name='teacher (demo CNN)',
+                     config='configs/fashion_mnist/demo/cnn_teacher_fmnist_demo.py',
+                     work_dir='work_dirs/fashion_mnist/demo_teacher', reuse=True, seeds=None)
 runs = [teacher,
         dict(name='scratch', config='configs/fashion_mnist/cnn_student_fmnist.py', reuse=True)]
 runs += [dict(name=name, config=f'configs/fashion_mnist/{file}_cnn_fmnist.py',

@@ -1,12 +1,12 @@
-# Multi-teacher KD: the average of the softened outputs of the 1.2 M ResNet and a half-width
-# ResNet (resnet_small_teacher_fmnist.py, trained with --work-dir
-# work_dirs/fashion_mnist/resnet_small_teacher), both from one teacher-output cache.
+# Multi-teacher KD: the average of the softened outputs (T=4) of two teachers of different width
+# and depth, the 1.2 M-parameter ResNet and the 0.07 M-parameter CNN of the demo
+# (demo/cnn_teacher_fmnist_demo.py), both from one teacher-output cache.
 _base_ = ['../_base_/fashion_mnist_distill_cached.py']
-teacher_cache_dir = 'work_dirs/teacher_cache/fashion_mnist_two_resnets'
+teacher_cache_dir = 'work_dirs/teacher_cache/fashion_mnist_resnet_and_cnn'
 model = dict(
     teachers=dict(teacher2=dict(
-        model=dict(type='ResNetClassifier', channels=(16, 32, 64, 128), blocks=1),
-        checkpoint='work_dirs/fashion_mnist/resnet_small_teacher/epoch_15.pth')),
+        model=dict(type='ConvClassifier', channels=(16, 32, 64), convs_per_stage=2),
+        checkpoint='work_dirs/fashion_mnist/demo_teacher/epoch_3.pth')),
     teacher_cache=dict(path=teacher_cache_dir),
     distiller=dict(
         recorders=dict(teacher2=dict(logits='head')),

@@ -33,7 +33,7 @@ def tiny(run: dict, tmp_path) -> dict:
     options[f'{dataset}.num_samples'] = 256
     if 'teacher2' in (cfg.model.get('teachers') or {}):
         options['model.teachers.teacher2.checkpoint'] = str(
-            tmp_path / 'resnet_small_teacher' / 'epoch_1.pth')
+            tmp_path / 'demo_teacher' / 'epoch_1.pth')
     work_dir = run.get('work_dir')
     run = dict(run, cfg_options=dict(run.get('cfg_options') or {}, **options))
     if work_dir:  # a shared teacher or baseline: its folder under tmp_path
@@ -72,7 +72,7 @@ def test_method_table_runs_every_method(tmp_path):
     # own of both teachers
     assert out.count('teacher cache: ') == 7 + 1
     assert osp.isfile(tmp_path / 'cache' / 'fashion_mnist_resnet' / 'manifest.json')
-    assert osp.isfile(tmp_path / 'cache' / 'fashion_mnist_two_resnets' / 'manifest.json')
+    assert osp.isfile(tmp_path / 'cache' / 'fashion_mnist_resnet_and_cnn' / 'manifest.json')
     header = outcome['table'].splitlines()[0]
     assert 'accuracy/top1 (best val epoch)' in header and 'accuracy/top1 (last epoch)' in header
     assert 'gap closed (best val epoch)' in header

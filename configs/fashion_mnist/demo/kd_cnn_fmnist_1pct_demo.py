@@ -3,7 +3,7 @@
 _base_ = ['../kd_cnn_fmnist_1pct.py']
 teacher_cache_dir = 'work_dirs/teacher_cache/fashion_mnist_demo_1pct'
 model = dict(teachers=dict(teacher=dict(
-    model=dict(type='ConvClassifier', channels=(16, 32, 64), convs_per_stage=2),
+    model=dict(_delete_=True, type='ConvClassifier', channels=(16, 32, 64), convs_per_stage=2),
     checkpoint='work_dirs/fashion_mnist/demo_teacher/epoch_3.pth')),
     teacher_cache=dict(path=teacher_cache_dir))
 train_dataloader = dict(dataset=dict(path=teacher_cache_dir, num_augs=2))
