@@ -3,8 +3,7 @@
 # (translation by up to 4 px, flip, and mixup or cutmix with another training image), the student
 # matches the teacher's prediction (KL at T=1) and uses no labels. 8 cached augmentations per
 # image keep a long schedule at about the student's own cost; 60 epochs.
-_base_ = ['../_base_/fashion_mnist_distill_cached.py',
-          '../_base_/schedules/fashion_mnist_student_60e.py']
+_base_ = ['../_base_/fashion_mnist_distill_cached.py']
 teacher_cache_dir = 'work_dirs/teacher_cache/fashion_mnist_resnet_funmatch'
 model = dict(
     student_loss_weight=0.0,
@@ -14,3 +13,9 @@ model = dict(
 train_dataloader = dict(dataset=dict(
     path=teacher_cache_dir, num_augs=8,
     dataset=dict(crop_padding=4, flip=True, mix='mixup_cutmix', mix_alpha=1.0)))
+# the patient schedule (as schedules/fashion_mnist_student_60e.py)
+param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+                        convert_to_iter_based=True),
+                   dict(type='CosineAnnealingLR', T_max=59, by_epoch=True, begin=1, end=60,
+                        convert_to_iter_based=True)]
+train_cfg = dict(max_epochs=60)
