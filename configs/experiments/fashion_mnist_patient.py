@@ -16,6 +16,7 @@ runs = [
     dict(name='KD (20 epochs)', config='configs/fashion_mnist/kd_cnn_fmnist.py',
          work_dir='work_dirs/experiments/fashion_mnist_methods/KD', teacher_from='teacher',
          reuse=True),
-    dict(name='function matching (60 epochs)', config='configs/fashion_mnist/funmatch_cnn_fmnist.py',
-         teacher_from='teacher', reuse=True),
+    dict(name='function matching (60 epochs)',
+         config='configs/fashion_mnist/funmatch_cnn_fmnist.py', teacher_from='teacher',
+         reuse=True),
 ]

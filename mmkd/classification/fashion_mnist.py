@@ -130,7 +130,8 @@ class FashionMNIST(Dataset):
         if subset not in ('all', 'labelled', 'unlabelled'):
             raise ValueError(f"subset: expected 'all', 'labelled' or 'unlabelled', got {subset!r}")
         if mix not in (None, 'mixup', 'cutmix', 'mixup_cutmix'):
-            raise ValueError(f"mix: expected None, 'mixup', 'cutmix' or 'mixup_cutmix', got {mix!r}")
+            raise ValueError(f"mix: expected None, 'mixup', 'cutmix' or 'mixup_cutmix', got "
+                             f'{mix!r}')
         if split != 'train' and (labelled_fraction != 1.0 or subset != 'all'):
             raise ValueError(f'labelled_fraction/subset: only the train split is label-scarce, '
                              f'got split={split!r}')

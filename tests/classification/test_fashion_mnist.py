@@ -41,8 +41,9 @@ def make_root(folder, train_per_class=20, test_per_class=5):
 
 
 # ----------------------------------------------------------------------------- the real files
-real = pytest.mark.skipif(not osp.isfile(osp.join(FASHION_MNIST_ROOT, 'train-images-idx3-ubyte.gz')),
-                          reason='dataset-fashion-mnist is not installed (make install does)')
+real = pytest.mark.skipif(
+    not osp.isfile(osp.join(FASHION_MNIST_ROOT, 'train-images-idx3-ubyte.gz')),
+    reason='dataset-fashion-mnist is not installed (make install does)')
 
 
 @real
