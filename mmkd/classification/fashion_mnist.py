@@ -152,9 +152,11 @@ class FashionMNIST(Dataset):
             if not 0 < num_samples <= len(labels):
                 raise ValueError(f'num_samples: expected 1..{len(labels)}, got {num_samples}')
             images, labels, labelled = (a[:num_samples] for a in (images, labels, labelled))
-        self.images = torch.from_numpy(images.copy()).unsqueeze(1)  # uint8, scaled per item
-        # zero-padded once, so that a random translation is a crop (a view) of it
-        self._padded = F.pad(self.images, [int(crop_padding)] * 4)
+        # uint8, zero-padded once so that a random translation is a crop (a view) of it; the
+        # images themselves are the centre view, not a second copy
+        pad, (h, w) = int(crop_padding), images.shape[-2:]
+        self._padded = F.pad(torch.tensor(images).unsqueeze(1), [pad] * 4)
+        self.images = self._padded[..., pad:pad + h, pad:pad + w]
         self.true_labels = torch.from_numpy(labels)
         self.labels = torch.where(torch.from_numpy(labelled), self.true_labels,
                                   torch.full_like(self.true_labels, HIDDEN_LABEL))
