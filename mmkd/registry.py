@@ -46,3 +46,7 @@ OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope='mmkd')
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, scope='mmkd')
 VISBACKENDS = Registry('vis backend', parent=MMENGINE_VISBACKENDS, scope='mmkd')
+# Edge export: per model class name, a function ``model -> [ExportGraph]``
+# (mmkd.engine.graph_export). Each modality's ``edge_graphs`` module registers its own and is
+# imported with its package, which a model of that class needs anyway.
+EXPORTERS = Registry('edge exporter', scope='mmkd')

@@ -9,7 +9,7 @@ generator=torch.Generator().manual_seed(0))`` runs mmkd's DDIM sampler over the 
 import argparse
 import json
 
-from mmkd.diffusion.export import export_pipeline
+from mmkd.diffusion.pipeline_export import export_pipeline
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description='Export a few-step diffusers DDIMPipeline.')

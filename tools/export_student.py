@@ -3,13 +3,13 @@
 Writes OUT (``{'state_dict': ...}`` with the student's keys only) and OUT's config beside it.
 With ``--format onnx`` or ``--format torchscript``, OUT is a directory: one graph per file
 (``model``, ``image_encoder`` + ``text_encoder`` for CLIP, ``unet``), each checked against
-PyTorch after reloading, and ``export.json`` (see :mod:`mmkd.engine.edge_export`).
+PyTorch after reloading, and ``export.json`` (see :mod:`mmkd.engine.graph_export`).
 """
 import argparse
 import sys
 
-from mmkd.engine.edge_export import FORMATS, export_student_edge
-from mmkd.engine.export import export_student
+from mmkd.engine.graph_export import FORMATS, export_student_edge
+from mmkd.engine.student import export_student
 
 if __name__ == '__main__':
     parser = argparse.ArgumentParser(description='Export the student of a distillation run.')

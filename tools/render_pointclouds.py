@@ -40,12 +40,11 @@ def main(argv=None) -> str:
 
     import torch
 
-    from mmkd.engine.checkpoint import load_state_dict_file, load_weights
-    from mmkd.engine.export import student_config, student_prefix
+    from mmkd.engine.student import build_student
     from mmkd.engine.runner import load_config
     from mmkd.pointcloud.visualize import (pick_indices, predict_samples, render_samples,
                                            sample_color, sample_title)
-    from mmkd.registry import DATASETS, MODELS
+    from mmkd.registry import DATASETS
 
     cfg = load_config(args.config, cfg_options=args.cfg_options)
     out = args.out or osp.join('work_dirs', 'renders',
@@ -53,19 +52,7 @@ def main(argv=None) -> str:
     dataset = DATASETS.build(cfg.get(f'{args.split}_dataloader').dataset)
     classes = getattr(dataset, 'metainfo', {}).get('classes')
     indices = pick_indices(dataset.labels, args.num, args.seed)
-    if args.checkpoint is None:
-        model = None
-    else:
-        model_cfg = cfg.model
-        prefix = None
-        if 'student' in model_cfg or 'students' in model_cfg:  # distillation: the student only
-            prefix = student_prefix(model_cfg)
-            model_cfg = student_config(cfg).model
-            keys = load_state_dict_file(args.checkpoint, 'checkpoint')
-            if not any(k.startswith(prefix) for k in keys):
-                prefix = None  # a student exported alone
-        model = MODELS.build(model_cfg)
-        load_weights(model, args.checkpoint, 'checkpoint', prefix=prefix)
+    model = None if args.checkpoint is None else build_student(cfg, args.checkpoint)[0]
 
     with torch.random.fork_rng(devices=[]):  # seeded random transforms (e.g. SamplePoints)
         torch.manual_seed(args.seed)

@@ -63,9 +63,9 @@ def _load(config: str, checkpoint: str) -> Dict[str, Any]:
     from mmengine.config import Config
 
     import mmkd.diffusion  # noqa: F401  (registers models)
-    from mmkd.diffusion.export import build_diffusion_model
+    from mmkd.engine.student import build_student
     cfg = Config.fromfile(config)
-    model, is_ema = build_diffusion_model(cfg, checkpoint)
+    model, is_ema = build_student(cfg, checkpoint)
     model.requires_grad_(False)
     kind = cfg.model.get('type', 'DiffusionModel')
     return dict(model=model, type=kind, ema=is_ema,

@@ -4,7 +4,7 @@ Per config: the student and its (first) teacher are built from the config, with 
 their checkpoints when those files exist (the student's: ``work_dirs/<config name>/
 last_checkpoint``, as MMEngine writes it; the teacher's: its spec's ``checkpoint``), else
 randomly initialised; which one is recorded. Per graph of
-:func:`mmkd.engine.edge_export.edge_graphs` (a classifier's logits, CLIP's image and text
+:func:`mmkd.engine.graph_export.edge_graphs` (a classifier's logits, CLIP's image and text
 encoders, the UNet), for teacher and student:
 
 - ``params``: the parameters the graph reads (a CLIP tower's own, not the whole model's), found
@@ -31,10 +31,10 @@ from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
 from mmkd.benchmark.timing import interleaved_repeats
-from mmkd.engine.checkpoint import load_weights
-from mmkd.engine.edge_export import (FORMATS, SUFFIXES, ExportGraph, check_graph,
-                                     deployable_model_config, edge_graphs, export_graph,
-                                     mha_fastpath)
+from mmkd.fileio import load_weights
+from mmkd.engine.graph_export import (FORMATS, SUFFIXES, ExportGraph, check_graph, edge_graphs,
+                                      export_graph, mha_fastpath)
+from mmkd.engine.student import deployable_config
 
 __all__ = ['measure_edge_export', 'table_rows', 'summary', 'TABLE_HEADER', 'SECTION',
            'count_used_parameters', 'count_macs']
@@ -132,7 +132,7 @@ def measure_config(config: str, out_dir: str, repeats: int = 5,
     from mmengine.registry import init_default_scope
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmkd'))
-    student_cfg, prefix = deployable_model_config(cfg)
+    student_cfg, prefix = deployable_config(cfg)
     spec = _teacher_spec(cfg.model, config)
     student, student_ckpt = _build(student_cfg, _student_checkpoint(config), prefix,
                                    'student checkpoint')

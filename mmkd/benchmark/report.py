@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 
 import torch
 
-from mmkd.engine.checkpoint import atomic_write_bytes
+from mmkd.fileio import atomic_write_bytes
 
 
 def machine_info() -> Dict[str, Any]:

@@ -1,4 +1,5 @@
 """Image classification: the digits and Fashion-MNIST datasets, CNN and ResNet classifiers."""
+from . import edge_graphs  # noqa: F401  (registers the edge-export graph)
 from .datasets import DigitsDataset
 from .fashion_mnist import FashionMNIST
 from .metrics import Accuracy

@@ -5,6 +5,7 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from mmkd.registry import METRICS
+from mmkd.shared.accuracy import accuracy
 
 
 @METRICS.register_module()
@@ -29,16 +30,3 @@ class Accuracy(BaseMetric):
         scores = torch.stack([r['scores'] for r in results])
         labels = torch.tensor([r['gt_label'] for r in results])
         return accuracy(scores, labels, self.topk)
-
-
-def accuracy(scores: torch.Tensor, labels: torch.Tensor,
-             topk: Sequence[int] = (1,)) -> Dict[str, float]:
-    """Top-k accuracies and the mean of per-class top-1 recalls, in percent."""
-    metrics = {}
-    ranked = scores.topk(max(topk), dim=1).indices
-    for k in topk:
-        metrics[f'top{k}'] = 100.0 * (ranked[:, :k] == labels[:, None]).any(1).float().mean().item()
-    correct = ranked[:, 0] == labels
-    per_class = [correct[labels == c].float().mean().item() for c in labels.unique()]
-    metrics['mean_class'] = 100.0 * sum(per_class) / len(per_class)
-    return metrics

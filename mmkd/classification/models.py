@@ -5,18 +5,14 @@ Recordable modules: ``backbone.stage<i>`` (feature maps ``[N, C_i, H, W]``), ``b
 last map), ``pool`` (``[N, C]`` global feature) and ``head`` (logits ``[N, num_classes]``).
 """
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
-
-
-def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
-                         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+from mmkd.shared.classifier import classifier_outputs, conv_bn_relu
 
 
 class ImageClassifier(BaseModel):
@@ -61,7 +57,6 @@ class ConvClassifier(ImageClassifier):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_channels, num_classes))
         self.num_classes = num_classes
-
 
 
 class BasicBlock(nn.Module):
@@ -119,41 +114,3 @@ class ResNetClassifier(ImageClassifier):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
         self.num_classes = num_classes
-
-
-
-def classifier_outputs(logits: Tensor, data_samples: Optional[Dict[str, Any]], mode: str) -> Any:
-    """What a classifier returns in each MMEngine mode, from its logits."""
-    if mode == 'tensor':
-        return logits
-    if mode == 'loss':
-        return dict(loss_cls=masked_cross_entropy(logits, _labels(data_samples)))
-    if mode == 'predict':
-        return predictions(logits, data_samples)
-    raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
-
-
-def masked_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy averaged over the samples whose label is known; labels of -1 (a transfer
-    set's hidden labels) are skipped, and a batch without any known label gives 0."""
-    known = labels >= 0
-    if bool(known.all()):
-        return F.cross_entropy(logits, labels)
-    total = F.cross_entropy(logits, labels.clamp(min=0), reduction='none')[known].sum()
-    return total / known.sum().clamp(min=1)
-
-
-def _labels(data_samples: Optional[Dict[str, Any]]) -> Tensor:
-    if not isinstance(data_samples, dict) or 'labels' not in data_samples:
-        raise KeyError("data_samples: the 'loss' mode needs data_samples['labels']")
-    return data_samples['labels']
-
-
-def predictions(logits: Tensor, data_samples: Optional[Dict[str, Any]]) -> List[Dict[str, Tensor]]:
-    """One dict per sample with ``scores``, ``pred_label`` and (when known) ``gt_label``."""
-    scores = logits.softmax(dim=1)
-    results = [dict(scores=s, pred_label=s.argmax()) for s in scores]
-    if isinstance(data_samples, dict) and 'labels' in data_samples:
-        for result, label in zip(results, data_samples['labels']):
-            result['gt_label'] = label
-    return results

@@ -24,7 +24,7 @@ The view is rendered from the points *after* the wrapped dataset's transforms, s
 and its image teacher see the same (augmented) shape. The depth image (near = bright,
 background 0) is repeated to 3 channels.
 """
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Sequence, Union
 
 import torch
 from torch.utils.data import Dataset

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from mmkd.classification.models import _labels, conv_bn_relu, predictions
 from mmkd.registry import MODELS
+from mmkd.shared.classifier import conv_bn_relu, predictions, sample_labels
 
 __all__ = ['MultiViewImageClassifier', 'ViewMaxPool', 'PointCLIPEncoder']
 
@@ -107,7 +107,7 @@ class MultiViewImageClassifier(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'loss':
-            return dict(loss_cls=F.cross_entropy(logits, _labels(data_samples).to(logits.device)))
+            return dict(loss_cls=F.cross_entropy(logits, sample_labels(data_samples).to(logits.device)))
         return predictions(logits, data_samples)
 
 
@@ -267,7 +267,7 @@ class PointCLIPEncoder(BaseModel):
                 return {}
             logits = self.zero_shot_logits(embeds)
             return dict(loss_zs=F.cross_entropy(logits,
-                                                _labels(data_samples).to(logits.device)))
+                                                sample_labels(data_samples).to(logits.device)))
         results: List[Dict[str, Any]] = [dict(point_embeds=e) for e in embeds]
         if self.classifier is not None:
             scores = self.zero_shot_logits(embeds).softmax(dim=-1)

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmkd.engine.checkpoint import _safe_load, atomic_write_bytes
+from mmkd.fileio import atomic_write_bytes, safe_torch_load
 
 __all__ = ['feature_stats', 'frechet_distance', 'DigitsFeatureExtractor', 'FEATURE_CLASSIFIER',
            'digits_images', 'reference_stats', 'fd_score', 'noise_floor', 'sample_mse',
@@ -127,7 +127,7 @@ class DigitsFeatureExtractor:
         import mmkd.classification  # noqa: F401  (registers ConvClassifier)
         from mmkd.registry import MODELS
         loaded = checkpoint if isinstance(checkpoint, dict) else \
-            _safe_load(str(checkpoint), 'classifier')
+            safe_torch_load(str(checkpoint), 'classifier')
         if not isinstance(loaded, dict):
             raise TypeError(f'classifier: checkpoint holds a {type(loaded).__name__}, '
                             'expected a state dict')

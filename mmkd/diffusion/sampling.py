@@ -324,7 +324,7 @@ def sample_like_pipeline(unet: Any, scheduler: Union[Dict[str, Any], Any], num_s
 
     Equals ``pipe(batch_size, generator=torch.Generator().manual_seed(seed),
     num_inference_steps=num_steps, output_type='pt').images`` for a pipeline written by
-    :func:`mmkd.diffusion.export.export_pipeline` with the same ``spacing``: same noise
+    :func:`mmkd.diffusion.pipeline_export.export_pipeline` with the same ``spacing``: same noise
     (:func:`pipeline_noise`), ``ddim_sample`` over ``ddim_timesteps(T, num_steps, spacing)``, then
     ``(x / 2 + 0.5).clamp(0, 1)``. Returns ``[B, C, H, W]`` in [0, 1].
     ``scheduler`` (instance or config dict) gives ``alphas_cumprod``, ``num_train_timesteps`` and,

@@ -54,7 +54,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from mmkd.engine.checkpoint import atomic_write_bytes
+from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import DATASETS
 from .teacher import TeacherSpec
 

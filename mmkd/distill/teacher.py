@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmkd.engine.checkpoint import load_weights
+from mmkd.fileio import load_weights
 from mmkd.registry import MODELS
 
 TEACHER_MODES = ('eval', 'norm_eval', 'train')

@@ -46,18 +46,9 @@ import torch
 from mmengine.config import Config
 
 from mmkd.distill.cache import write_teacher_cache
-from .checkpoint import atomic_write_bytes, load_checkpoint_meta, save_figure
+from mmkd.fileio import atomic_write_bytes, load_checkpoint_meta, save_figure
 from .runner import build_runner, load_config
-
-
-def deployable_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The network that ships: the student of a distillation algorithm, else the model."""
-    model = getattr(model, 'module', model)
-    if hasattr(model, 'student'):
-        return model.student
-    if hasattr(model, 'students'):
-        return model.students[model.predict_with]
-    return model
+from .student import deployable_module
 
 
 def count_params(model: torch.nn.Module) -> int:
@@ -145,7 +136,7 @@ def run_one(run: Dict[str, Any], work_dir: str,
         runner.train()
         checkpoint = _last_checkpoint(work_dir)
     metrics = runner.test()
-    model = deployable_model(runner.model)
+    model = deployable_module(runner.model)
     batch = next(iter(runner.test_dataloader))
     inputs = runner.model.data_preprocessor(batch, False)['inputs']
     result = dict(name=name, config=run['config'], work_dir=work_dir, checkpoint=checkpoint,

@@ -1,6 +1,5 @@
 """Build and run the stock MMEngine ``Runner`` from a config, on CPU or GPU, alone or under
 ``torchrun``. The tools are thin wrappers around these functions."""
-import os
 import os.path as osp
 from typing import Any, Dict, Optional
 
@@ -9,7 +8,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from .checkpoint import allow_mmengine_checkpoint_types
+from mmkd.fileio import allow_mmengine_checkpoint_types
 
 
 def load_config(config: str, work_dir: Optional[str] = None,

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import DATASETS
 
 from .transforms import build_point_transforms
@@ -569,7 +570,6 @@ class SyntheticShapes(_PointDatasetBase):
             points, labels = self._generate(progress)
             self.generated = True
             if self.cache_file is not None:
-                from mmkd.engine.checkpoint import atomic_write_bytes
                 buffer = io.BytesIO()
                 np.savez(buffer, points=points, labels=labels)
                 atomic_write_bytes(buffer.getvalue(), self.cache_file)

@@ -41,8 +41,8 @@ from torch import Tensor, nn
 from torch_geometric.nn import EdgeConv, PointNetConv, global_max_pool, global_mean_pool
 from torch_geometric.utils import scatter
 
-from mmkd.classification.models import _labels, predictions
 from mmkd.registry import MODELS
+from mmkd.shared.classifier import predictions, sample_labels
 
 from .ops import fps, knn_graph, radius
 
@@ -176,7 +176,7 @@ class _PointClassifier(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'loss':
-            return dict(loss_cls=F.cross_entropy(logits, _labels(data_samples).to(logits.device)))
+            return dict(loss_cls=F.cross_entropy(logits, sample_labels(data_samples).to(logits.device)))
         return predictions(logits, data_samples)
 
 

@@ -57,6 +57,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from mmkd.fileio import save_figure
 from mmkd.registry import DATASETS
 
 __all__ = ['CUBE_VIEWS', 'view_rotations', 'view_names', 'project_depth_views',
@@ -523,5 +524,4 @@ def save_view_grid(views, titles: Sequence[str], path: str,
                 ax.set_ylabel(titles[i], fontsize=9)
     fig.subplots_adjust(left=0.9 / (cols * panel_size + 0.9), right=0.99, bottom=0.01,
                         top=1 - 0.3 / (rows * panel_size + 0.3), wspace=0.05, hspace=0.05)
-    from mmkd.engine.checkpoint import save_figure
     return save_figure(fig, path, dpi)

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from mmkd.fileio import save_figure
+
 __all__ = ['render_samples', 'predict_samples', 'pick_indices', 'sample_color',
            'sample_title', 'CORRECT_COLOR', 'WRONG_COLOR', 'NEUTRAL_COLOR']
 
@@ -116,7 +118,6 @@ def render_samples(points: Sequence[PointsLike], titles: Sequence[str], path: st
     fig.subplots_adjust(left=0, right=1, bottom=0, top=top, wspace=0, hspace=0.3 / panel_size)
     if suptitle:
         fig.suptitle(suptitle, fontsize=12)
-    from mmkd.engine.checkpoint import save_figure
     return save_figure(fig, path, dpi)
 
 

@@ -1,4 +1,5 @@
 """Vision-language (CLIP-style) distillation: open_clip adapter, datasets, losses, metrics."""
+from . import edge_graphs  # noqa: F401  (registers the edge-export graphs)
 from . import losses  # noqa: F401
 from .datasets import CsvImageText, ImageFolderCaptions, SyntheticCaptionedScenes
 from .metrics import RetrievalRecall, ZeroShotAccuracy

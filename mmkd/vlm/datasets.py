@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mmkd.fileio import atomic_write_bytes, save_figure
 from mmkd.registry import DATASETS
 
 __all__ = ['CsvImageText', 'ImageFolderCaptions', 'SyntheticCaptionedScenes',
@@ -694,7 +695,6 @@ class SyntheticCaptionedScenes(_ImageTextBase):
             data = self._generate(progress)
             self.generated = True
             if self.cache_file is not None:
-                from mmkd.engine.checkpoint import atomic_write_bytes
                 buffer = io.BytesIO()
                 np.savez(buffer, images=data[0], captions=data[1], labels=data[2])
                 atomic_write_bytes(buffer.getvalue(), self.cache_file)
@@ -797,5 +797,4 @@ def save_caption_grid(dataset, indices: Sequence[int], path: str, ncols: int = 4
                         wspace=0.05, hspace=title_h / panel_size)
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
-    from mmkd.engine.checkpoint import save_figure
     return save_figure(fig, path, dpi)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from torch import Tensor
 
-from mmkd.classification.metrics import accuracy
+from mmkd.shared.accuracy import accuracy
 from mmkd.registry import METRICS
 
 __all__ = ['ZeroShotAccuracy', 'RetrievalRecall', 'retrieval_recall']

@@ -33,7 +33,7 @@ from mmengine.model import BaseModel
 from open_clip.transform import PreprocessCfg
 from torch import Tensor, nn
 
-from mmkd.engine.checkpoint import CheckpointMismatchError, load_state_dict_file
+from mmkd.fileio import CheckpointMismatchError, load_state_dict_file
 from mmkd.registry import MODELS
 
 __all__ = ['OpenCLIPModel', 'clip_contrastive_loss']
@@ -242,7 +242,7 @@ class OpenCLIPModel(BaseModel):
 
     def load_pretrained(self, path: str) -> None:
         """Load a local checkpoint into ``self.clip`` (see ``pretrained`` in the class doc);
-        :class:`~mmkd.engine.checkpoint.CheckpointMismatchError` names the file and the first
+        :class:`~mmkd.fileio.CheckpointMismatchError` names the file and the first
         keys that do not fit."""
         where = f'{type(self).__name__}.pretrained'
         state_dict = load_state_dict_file(path, where)

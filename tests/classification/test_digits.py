@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from mmkd.classification import Accuracy, ConvClassifier, DigitsDataset
 from mmkd.classification.datasets import shift_image
-from mmkd.classification.models import predictions
+from mmkd.shared.classifier import predictions
 from mmkd.registry import DATASETS, METRICS, MODELS
 
 

@@ -16,7 +16,7 @@ from mmkd.classification import FashionMNIST, ResNetClassifier
 from mmkd.classification.datasets import shift_image
 from mmkd.classification.fashion_mnist import (FASHION_MNIST_ROOT, HIDDEN_LABEL, load_fashion_mnist,
                                                read_idx, stratified_subset)
-from mmkd.classification.models import masked_cross_entropy
+from mmkd.shared.classifier import masked_cross_entropy
 from mmkd.distill.cache import augmentation_seed, seeded_rngs
 
 

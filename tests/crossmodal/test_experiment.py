@@ -11,7 +11,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmkd.engine.checkpoint import load_state_dict_file
+from mmkd.fileio import load_state_dict_file
 from mmkd.engine.experiment import read_scalars, report_table, run_experiment
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

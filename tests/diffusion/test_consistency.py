@@ -11,11 +11,11 @@ from mmengine.optim import OptimWrapper
 from mmkd.diffusion.methods import (ConsistencyDistillation, boundary_scalings,
                                     consistency_sample, lcm_timesteps, pseudo_huber)
 from mmkd.diffusion.methods.consistency import (consistency_function,
-                                                consistency_sample_like_pipeline,
-                                                export_consistency_pipeline)
+                                                consistency_sample_like_pipeline)
 from mmkd.diffusion.models import DiffusionModel
-from mmkd.engine.checkpoint import load_state_dict_file
+from mmkd.diffusion.pipeline_export import export_consistency_pipeline
 from mmkd.engine.runner import build_runner
+from mmkd.fileio import load_state_dict_file
 from mmkd.registry import MODELS
 
 TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)

@@ -10,10 +10,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmkd.diffusion.export import (build_diffusion_model, check_onnx_unet, export_pipeline,
-                                   export_unet_onnx)
+from mmkd.diffusion.edge_graphs import check_onnx_unet, export_unet_onnx
 from mmkd.diffusion.models import DiffusionModel
+from mmkd.diffusion.pipeline_export import export_pipeline
 from mmkd.diffusion.sampling import sample_like_pipeline
+from mmkd.engine.student import build_student
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
@@ -131,13 +132,13 @@ def test_export_takes_the_student_of_a_distillation_checkpoint(tmp_path):
         student=dict(type='DiffusionModel', unet=TINY_UNET,
                      scheduler=dict(prediction_type='v_prediction')),
         teacher=dict(type='DiffusionModel', unet=TINY_UNET))))
-    model, is_ema = build_diffusion_model(cfg, ckpt)
+    model, is_ema = build_student(cfg, ckpt)
     assert not is_ema and model.prediction_type == 'v_prediction'
     for k, v in student.state_dict().items():
         torch.testing.assert_close(model.state_dict()[k], v)
     torch.save(dict(state_dict={'student.unet.other': torch.zeros(1)}), ckpt)
-    with pytest.raises(KeyError, match=r"does not fit DiffusionModel \(prefix 'student.'\)"):
-        build_diffusion_model(cfg, ckpt)
+    with pytest.raises(KeyError, match=r"\(keys under 'student.'\) does not fit DiffusionModel"):
+        build_student(cfg, ckpt)
 
 
 def test_onnx_unet_matches_pytorch_with_a_dynamic_batch(tmp_path):

@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmkd.diffusion.export import load_diffusion_weights, load_ema_weights, load_raw_weights
 from mmkd.diffusion.models import DiffusionModel
 from mmkd.diffusion.sampling import ddim_sample, ddim_timesteps
-from mmkd.engine.checkpoint import load_state_dict_file
+from mmkd.fileio import has_ema_weights, load_state_dict_file, read_checkpoint
 from mmkd.registry import MODELS
 
 TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
@@ -139,15 +138,19 @@ def test_ema_checkpoint_gives_the_ema_weights(tmp_path):
     ckpt = osp.join(str(tmp_path), 'iter_3.pth')
     key = 'unet.conv_in.weight'
     assert not torch.allclose(ema[key], raw[key])
-    loaded = load_ema_weights(ckpt)
+    loaded = load_state_dict_file(ckpt, 'ckpt', ema=True)
     assert set(loaded) == set(raw)
     for k in raw:
         torch.testing.assert_close(loaded[k], ema[k])
-        torch.testing.assert_close(load_raw_weights(ckpt)[k], raw[k])
-    # what a teacher spec loads (state_dict) is the EMA model
+        torch.testing.assert_close(load_state_dict_file(ckpt, 'ckpt', ema=False)[k], raw[k])
+    # what a teacher spec loads (state_dict as saved) is the EMA model
     torch.testing.assert_close(load_state_dict_file(ckpt, 'teacher')[key], ema[key])
-    unet_only, is_ema = load_diffusion_weights(ckpt, prefix='unet.')
-    assert is_ema and 'conv_in.weight' in unet_only
-    torch.testing.assert_close(load_diffusion_weights(ckpt, ema=False)[0][key], raw[key])
+    assert has_ema_weights(read_checkpoint(ckpt, 'ckpt'))
+    unet_only = load_state_dict_file(ckpt, 'ckpt', prefix='unet.')
+    assert 'conv_in.weight' in unet_only
+    torch.testing.assert_close(unet_only['conv_in.weight'], ema[key])
     with pytest.raises(KeyError, match='ema_state_dict'):
-        load_ema_weights(dict(state_dict=raw))
+        load_state_dict_file(dict(state_dict=raw), 'ckpt', ema=True)
+    # without EMA, the training weights are the saved ones
+    torch.testing.assert_close(load_state_dict_file(dict(state_dict=raw), 'ckpt', ema=False)[key],
+                               raw[key])

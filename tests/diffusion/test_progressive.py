@@ -2,11 +2,12 @@
 import pytest
 import torch
 
-from mmkd.diffusion.export import build_diffusion_model, export_pipeline
 from mmkd.diffusion.methods import ProgressiveDistillation
 from mmkd.diffusion.methods.progressive import pd_x0_target
 from mmkd.diffusion.models import DiffusionModel
+from mmkd.diffusion.pipeline_export import export_pipeline
 from mmkd.diffusion.sampling import alpha_at, ddim_step, pipeline_noise, training_target
+from mmkd.engine.student import build_student
 from mmkd.registry import MODELS
 
 TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
@@ -146,7 +147,7 @@ def test_pd_checkpoint_exports_a_pipeline_equal_to_our_sampler(tmp_path):
     torch.save(dict(state_dict=model.state_dict(), meta=dict(iter=1)), pd_ckpt)
     cfg_path = tmp_path / 'pd_tiny.py'
     cfg_path.write_text(f"default_scope = 'mmkd'\nmodel = {pd_config(ckpt, steps=2)!r}\n")
-    student, is_ema = build_diffusion_model(str(cfg_path), pd_ckpt)
+    student, is_ema = build_student(str(cfg_path), pd_ckpt)
     assert not is_ema and student.prediction_type == 'v_prediction'
     for k, v in model.student.state_dict().items():
         torch.testing.assert_close(student.state_dict()[k], v, rtol=0, atol=0)

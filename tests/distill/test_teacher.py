@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from mmkd.distill import Distill
-from mmkd.engine.checkpoint import atomic_torch_save
+from mmkd.fileio import atomic_torch_save
 
 STUDENT = dict(type='ConvClassifier', channels=(4, 8))
 TEACHER = dict(type='ConvClassifier', channels=(8, 16), dropout=0.5)

@@ -1,4 +1,4 @@
-"""Edge export (``mmkd.engine.edge_export``, ``tools/export_student.py --format``): every modality's
+"""Edge export (``mmkd.engine.graph_export``, ``tools/export_student.py --format``): every modality's
 student to ONNX and TorchScript, reloaded and compared with the model's own API on new inputs
 of another batch size than the export's."""
 import json
@@ -14,9 +14,9 @@ import torch
 from mmengine.registry import init_default_scope
 
 from mmkd.benchmark.edge_export import count_macs, count_used_parameters
-from mmkd.engine.checkpoint import atomic_torch_save
-from mmkd.engine.edge_export import (FORMATS, edge_graphs, export_graph, export_model,
-                                     export_student_edge)
+from mmkd.engine.graph_export import (FORMATS, edge_graphs, export_graph, export_model,
+                                      export_student_edge)
+from mmkd.fileio import atomic_torch_save
 from mmkd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -133,7 +133,7 @@ def test_bad_format_and_models_without_a_wrapper(tmp_path):
                                          r"got 'tflite'"):
         export_graph(graph, str(tmp_path / 'x'), 'tflite')
     with pytest.raises(TypeError, match=r'^Linear: no edge-export wrapper; exportable models: '
-                                        r'ConvClassifier, PointNetClassifier'):
+                                        r'ConvClassifier, .*PointNetClassifier'):
         edge_graphs(torch.nn.Linear(2, 2))
     pointnet2 = MODELS.build(dict(type='PointNet2Classifier', num_classes=5, width=0.125))
     with pytest.raises(TypeError, match=r'^PointNet2Classifier: no edge-export wrapper'):

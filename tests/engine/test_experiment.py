@@ -9,10 +9,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmkd.engine.checkpoint import load_state_dict_file
-from mmkd.engine.experiment import (count_params, deployable_model, first_sample, gap_closed,
-                                    plot_gap_curves, read_scalars, report_table, run_experiment,
-                                    validation_curve)
+from mmkd.engine.experiment import (count_params, first_sample, gap_closed, plot_gap_curves,
+                                    read_scalars, report_table, run_experiment, validation_curve)
+from mmkd.engine.student import deployable_module
+from mmkd.fileio import load_state_dict_file
 from mmkd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -119,7 +119,7 @@ def test_validation_curves_average_seeds_and_draw_the_gap_closed(tmp_path):
     assert not osp.exists(tmp_path / 'none.png')
 
 
-def test_deployable_model():
+def test_deployable_module():
     torch.manual_seed(0)
     algo = MODELS.build(dict(
         type='Distill', student=dict(type='ConvClassifier', channels=(4, 8)),
@@ -127,8 +127,8 @@ def test_deployable_model():
         distiller=dict(recorders=dict(student=dict(logits='head'), teacher=dict(logits='head')),
                        losses=dict(kd=dict(type='KDLoss', inputs=dict(
                            student_logits='student.logits', teacher_logits='teacher.logits'))))))
-    assert deployable_model(algo) is algo.student
-    assert count_params(deployable_model(algo)) == count_params(algo.student) < \
+    assert deployable_module(algo) is algo.student
+    assert count_params(deployable_module(algo)) == count_params(algo.student) < \
         count_params(algo)
     mutual = MODELS.build(dict(
         type='MutualLearning', predict_with='b',
@@ -137,9 +137,9 @@ def test_deployable_model():
         distiller=dict(recorders=dict(a=dict(logits='head'), b=dict(logits='head')),
                        losses=dict(kd=dict(type='KDLoss', inputs=dict(
                            student_logits='a.logits', teacher_logits='b.logits'))))))
-    assert deployable_model(mutual) is mutual.students['b']
+    assert deployable_module(mutual) is mutual.students['b']
     plain = MODELS.build(dict(type='ConvClassifier', channels=(4,)))
-    assert deployable_model(plain) is plain
+    assert deployable_module(plain) is plain
 
 
 TINY = {'train_cfg.max_epochs': 1, 'train_dataloader.dataset.num_samples': 128,

@@ -8,8 +8,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmkd.engine.checkpoint import atomic_torch_save, load_state_dict_file
-from mmkd.engine.export import export_student, student_config, student_prefix
+from mmkd.engine.student import export_student, student_config, student_prefix
+from mmkd.fileio import atomic_torch_save, load_state_dict_file
 from mmkd.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from mmkd.engine.checkpoint import allow_mmengine_checkpoint_types
+from mmkd.fileio import allow_mmengine_checkpoint_types
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))

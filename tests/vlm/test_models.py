@@ -13,7 +13,7 @@ from mmengine.optim import OptimWrapper
 
 from mmkd.distill import Distill
 from mmkd.distill.recorders import RecorderGroup
-from mmkd.engine.checkpoint import CheckpointMismatchError
+from mmkd.fileio import CheckpointMismatchError
 from mmkd.registry import MODELS
 from mmkd.vlm.models import OpenCLIPModel, clip_contrastive_loss
 

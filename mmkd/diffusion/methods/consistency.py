@@ -38,7 +38,7 @@ timestep ``x0 = f(x, t)``, then re-noise to the next timestep with FRESH noise
 :func:`lcm_timesteps` (``LCMScheduler.set_timesteps(n)``: 1 -> [999], 2 -> [999, 499],
 4 -> [999, 759, 499, 259]).
 
-Export: :func:`export_consistency_pipeline` writes a stock diffusers folder,
+Export: :func:`mmkd.diffusion.pipeline_export.export_consistency_pipeline` writes a stock diffusers folder,
 ``DDPMPipeline(unet, LCMScheduler)``: the pipeline draws the initial noise, calls the UNet and
 ``LCMScheduler.step``, which computes exactly ``f`` (same ``c_skip``/``c_out``, ``sigma_data``
 0.5 is hard-coded there) and re-noises with fresh noise from the pipeline's generator. So
@@ -46,7 +46,7 @@ Export: :func:`export_consistency_pipeline` writes a stock diffusers folder,
 :func:`consistency_sample_like_pipeline` (checked on export; pass ``num_inference_steps``, the
 pipeline's default of 1000 exceeds the 50-step grid). No CLI tool yet::
 
-    python -c "from mmkd.diffusion.methods.consistency import export_consistency_pipeline as e; \
+    python -c "from mmkd.diffusion.pipeline_export import export_consistency_pipeline as e; \
         print(e('configs/diffusion/cd_digits.py', 'work_dirs/cd_digits/iter_600.pth', 'out/cd'))"
 
 ``tools/export_sampler.py`` on a CD config/checkpoint instead writes a ``DDIMPipeline``:
@@ -55,9 +55,6 @@ deterministic DDIM (eta 0) re-noising with the predicted noise, from the raw x0-
 "LCM-style DDIM" sampler, a different sampler from consistency sampling.
 """
 import copy
-import json
-import os
-import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -72,7 +69,7 @@ from . import StepDistillation, per_sample
 
 __all__ = ['ConsistencyDistillation', 'boundary_scalings', 'consistency_function',
            'consistency_sample', 'consistency_sample_like_pipeline', 'lcm_timesteps',
-           'pseudo_huber', 'export_consistency_pipeline']
+           'pseudo_huber']
 
 LOSS_TYPES = ('huber', 'l2')
 
@@ -266,49 +263,3 @@ class ConsistencyDistillation(StepDistillation):
                                   self.num_solver_steps)
         return consistency_sample(self.student, timesteps, noise, None, self.sigma_data,
                                   self.timestep_scaling)
-
-
-def export_consistency_pipeline(config: Any, checkpoint: Any, out_dir: str,
-                                verify_steps: Sequence[int] = (1, 2, 4),
-                                verify_seed: Optional[int] = 0) -> Dict[str, Any]:
-    """Write the CD student of ``checkpoint`` as a ``DDPMPipeline`` + ``LCMScheduler`` folder
-    (module docstring) and, with ``verify_seed``, reload it with diffusers and record
-    ``max_abs_diff`` against :func:`consistency_sample_like_pipeline` for ``verify_steps``."""
-    from diffusers import DDPMPipeline, DiffusionPipeline, LCMScheduler
-    from mmengine.config import Config
-
-    from ..export import build_diffusion_model
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
-    defaults = dict(num_solver_steps=50, sigma_data=0.5, timestep_scaling=10.0)
-    opts = {k: cfg.model.get(k, v) for k, v in defaults.items()}
-    if opts['sigma_data'] != 0.5:
-        raise ValueError(f"model.sigma_data: LCMScheduler hard-codes 0.5, got {opts['sigma_data']}")
-    model, _ = build_diffusion_model(cfg, checkpoint, ema=False)
-    scheduler = LCMScheduler.from_config(
-        model.scheduler.config, original_inference_steps=opts['num_solver_steps'],
-        timestep_scaling=opts['timestep_scaling'], clip_sample=False, thresholding=False,
-        prediction_type=model.prediction_type)
-    os.makedirs(out_dir, exist_ok=True)
-    DDPMPipeline(unet=model.unet, scheduler=scheduler).save_pretrained(
-        out_dir, safe_serialization=True)
-    info = dict(pipeline='DDPMPipeline', scheduler='LCMScheduler',
-                original_inference_steps=opts['num_solver_steps'],
-                timestep_scaling=opts['timestep_scaling'], prediction_type=model.prediction_type,
-                timesteps={n: lcm_timesteps(n, model.num_train_timesteps,
-                                            opts['num_solver_steps']) for n in verify_steps})
-    if verify_seed is not None:
-        pipe = DiffusionPipeline.from_pretrained(out_dir)
-        pipe.set_progress_bar_config(disable=True)
-        diffs = []
-        for n in verify_steps:
-            theirs = pipe(batch_size=2, num_inference_steps=n, output_type='pt',
-                          generator=torch.Generator().manual_seed(verify_seed)).images
-            ours = consistency_sample_like_pipeline(model, n, verify_seed, 2,
-                                                    opts['num_solver_steps'],
-                                                    opts['timestep_scaling'])
-            diffs.append(float((theirs - ours).abs().max()))
-        info['max_abs_diff'] = max(diffs)
-    with open(osp.join(out_dir, 'mmkd_export.json'), 'w') as f:
-        json.dump(info, f, indent=2)
-    return dict(info, out_dir=out_dir)
-

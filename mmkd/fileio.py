@@ -1,4 +1,5 @@
-"""Safe checkpoint I/O: atomic writes, and ``weights_only`` loading of MMEngine checkpoints.
+"""mmkd's file I/O, below every other layer: atomic writes (bytes, ``torch.save``, figures, the
+``atomic_local`` storage backend) and safe ``weights_only`` loading of checkpoints and state dicts.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, and MMEngine 0.10.7 checkpoints pickle a
 few types that are not plain tensors (its ``HistoryBuffer`` in the message hub, numpy arrays and
@@ -114,7 +115,9 @@ class CheckpointMismatchError(KeyError):
         return str(self.args[0])
 
 
-def _safe_load(path: str, where: str) -> Any:
+def safe_torch_load(path: str, where: str) -> Any:
+    """``torch.load`` on CPU with ``weights_only=True`` and the MMEngine allow-list; errors name
+    ``where`` (the config key or argument) and the file."""
     allow_mmengine_checkpoint_types()
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
@@ -125,42 +128,76 @@ def _safe_load(path: str, where: str) -> Any:
 
 def load_checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
     """The ``meta`` dict of an MMEngine checkpoint (epoch, iter, ...), loaded safely."""
-    checkpoint = _safe_load(str(path), 'checkpoint')
+    checkpoint = safe_torch_load(str(path), 'checkpoint')
     return checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
 
 
-def load_state_dict_file(path: Union[str, Path], where: str,
-                         prefix: Optional[str] = None) -> Dict[str, torch.Tensor]:
-    """Load a state dict from ``path`` safely (``weights_only=True`` or safetensors).
+Checkpoint = Union[str, Path, Dict[str, Any]]
 
-    Accepts a raw state dict, an MMEngine checkpoint (``'state_dict'`` key) or a ``.safetensors``
-    file. With ``prefix`` (e.g. ``'student.'`` to take the student out of a distillation
-    checkpoint), only keys starting with it are kept, with the prefix removed.
-    ``where`` names the config key in error messages.
-    """
-    path = str(path)
+
+def read_checkpoint(checkpoint: Checkpoint, where: str) -> Dict[str, Any]:
+    """The dict a checkpoint file holds (loaded safely; a ``.safetensors`` file gives its state
+    dict), or ``checkpoint`` itself when it is already a dict."""
+    if isinstance(checkpoint, dict):
+        return checkpoint
+    path = str(checkpoint)
     if not osp.isfile(path):
         raise FileNotFoundError(f'{where}: checkpoint file {path!r} does not exist')
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
-        state_dict = load_file(path)
+        return load_file(path)
+    loaded = safe_torch_load(path, where)
+    if not isinstance(loaded, dict):
+        raise TypeError(f'{where}: checkpoint {path!r} holds a {type(loaded).__name__}, '
+                        f'expected a state dict')
+    return loaded
+
+
+def checkpoint_name(checkpoint: Checkpoint) -> str:
+    """How errors name a checkpoint: its quoted path, or 'loaded' for a dict."""
+    return 'loaded' if isinstance(checkpoint, dict) else repr(str(checkpoint))
+
+
+def has_ema_weights(checkpoint: Dict[str, Any]) -> bool:
+    """Whether a loaded checkpoint was written with MMEngine's ``EMAHook``."""
+    return 'ema_state_dict' in checkpoint
+
+
+def load_state_dict_file(checkpoint: Checkpoint, where: str, prefix: Optional[str] = None,
+                         ema: Optional[bool] = None) -> Dict[str, torch.Tensor]:
+    """The model weights in a checkpoint: a raw state dict, an MMEngine checkpoint
+    (``'state_dict'`` key) or a ``.safetensors`` file; a path, loaded safely
+    (``weights_only=True``), or a loaded dict.
+
+    MMEngine's ``EMAHook`` saves the averaged weights as ``state_dict`` and the training weights,
+    prefixed ``module.``, as ``ema_state_dict``. ``ema=None`` takes ``state_dict`` as saved (the
+    averaged weights when there are any); ``True`` requires them (``KeyError`` without EMA);
+    ``False`` takes the training weights. With ``prefix`` (e.g. ``'student.'`` to take the
+    student out of a distillation checkpoint), only keys starting with it are kept, with the
+    prefix removed. ``where`` names the config key or argument in error messages.
+    """
+    loaded = read_checkpoint(checkpoint, where)
+    name = checkpoint_name(checkpoint)
+    if ema and not has_ema_weights(loaded):
+        raise KeyError(f"{where}: checkpoint {name} has no 'ema_state_dict'; was it trained "
+                       'with EMAHook?')
+    if ema is False and has_ema_weights(loaded):
+        state_dict = {k[len('module.'):]: v for k, v in loaded['ema_state_dict'].items()
+                      if k.startswith('module.')}
     else:
-        checkpoint = _safe_load(path, where)
-        if not isinstance(checkpoint, dict):
-            raise TypeError(f'{where}: checkpoint {path!r} holds a {type(checkpoint).__name__}, '
-                            f'expected a state dict')
-        state_dict = checkpoint.get('state_dict', checkpoint)
+        state_dict = loaded.get('state_dict', loaded)
     if prefix:
         state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         if not state_dict:
-            raise KeyError(f'{where}: checkpoint {path!r} has no keys starting with {prefix!r}')
+            raise KeyError(f'{where}: checkpoint {name} has no keys starting with {prefix!r}')
     return state_dict
 
 
-def load_weights(model: torch.nn.Module, path: Union[str, Path], where: str,
-                 prefix: Optional[str] = None) -> None:
-    """Load a checkpoint into ``model`` strictly, with an error that lists what does not fit."""
-    state_dict = load_state_dict_file(path, where, prefix)
+def load_weights(model: torch.nn.Module, checkpoint: Checkpoint, where: str,
+                 prefix: Optional[str] = None, ema: Optional[bool] = None) -> None:
+    """Load a checkpoint's weights (see :func:`load_state_dict_file`) into ``model`` strictly,
+    with an error that lists what does not fit."""
+    state_dict = load_state_dict_file(checkpoint, where, prefix, ema)
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict]
     unexpected = [k for k in state_dict if k not in own]
@@ -168,7 +205,9 @@ def load_weights(model: torch.nn.Module, path: Union[str, Path], where: str,
                    for k, v in own.items()
                    if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
     if missing or unexpected or wrong_shape:
-        lines = [f'{where}: checkpoint {str(path)!r} does not fit {type(model).__name__}:']
+        under = f' (keys under {prefix!r})' if prefix else ''
+        lines = [f'{where}: checkpoint {checkpoint_name(checkpoint)}{under} does not fit '
+                 f'{type(model).__name__}:']
         for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
                             ('shape mismatches', wrong_shape)):
             if keys:

@@ -1,4 +1,4 @@
-"""mmkd.engine.checkpoint: atomic writes, the atomic_local backend and weights_only loading."""
+"""mmkd.fileio: atomic writes, the atomic_local backend and weights_only loading."""
 import io
 import os
 import os.path as osp
@@ -12,11 +12,11 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
 
-from mmkd.engine import checkpoint as ckpt
-from mmkd.engine.checkpoint import (AtomicLocalBackend, allow_mmengine_checkpoint_types,
-                                    atomic_torch_save, load_state_dict_file, load_weights)
+from mmkd import fileio
+from mmkd.fileio import (AtomicLocalBackend, allow_mmengine_checkpoint_types,
+                         atomic_torch_save, load_state_dict_file, load_weights)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STUDENT_CONFIG = osp.join(REPO, 'configs', 'digits', 'cnn_student_digits.py')
 
 # Set by ``_record_call`` if an unpickled checkpoint ever managed to call it.
@@ -101,7 +101,7 @@ def test_failed_write_removes_temp_file_and_keeps_previous_file(tmp_path, monkey
         assert osp.isfile(src) and osp.basename(src).endswith('.tmp')
         raise OSError('disk full')
 
-    monkeypatch.setattr(ckpt.os, 'replace', failing_replace)
+    monkeypatch.setattr(fileio.os, 'replace', failing_replace)
     with pytest.raises(OSError, match='disk full'):
         atomic_torch_save({'w': torch.zeros(4)}, path)
     monkeypatch.undo()

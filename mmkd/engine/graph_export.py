@@ -1,8 +1,10 @@
 """Edge export of a student: ONNX or TorchScript graphs of plain tensors, checked against PyTorch.
 
-Each exportable model is seen through one or more *graphs*: a wrapper module with tensors in and
-one tensor out, example inputs, and the names of both. Graphs start after the model's
-``data_preprocessor`` (what ``forward(inputs, mode='tensor')`` receives), in eval mode:
+Each exportable model is seen through one or more *graphs* (:class:`ExportGraph`): a wrapper
+module with tensors in and one tensor out, example inputs, and the names of both. Graphs start
+after the model's ``data_preprocessor`` (what ``forward(inputs, mode='tensor')`` receives), in
+eval mode. Each modality registers a function ``model -> [ExportGraph]`` in
+:data:`mmkd.registry.EXPORTERS` under its model's class name, in its ``edge_graphs`` module:
 
 =======================  ==================  ==========================================  ===========
 model                    graph               inputs -> output                            formats
@@ -27,29 +29,25 @@ never exported: only the student of a distillation config is built.
 import json
 import os
 import os.path as osp
-import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checkpoint import atomic_write_bytes, load_weights
+from mmkd.fileio import atomic_write_bytes
+from mmkd.registry import EXPORTERS
 
-__all__ = ['FORMATS', 'SUFFIXES', 'ExportGraph', 'edge_graphs', 'mha_fastpath', 'export_graph',
-           'check_graph', 'export_model', 'deployable_model_config', 'build_deployable_model',
-           'export_student_edge']
+from .student import build_student
+
+__all__ = ['FORMATS', 'SUFFIXES', 'CHECK_BATCH', 'ExportGraph', 'example_generator', 'edge_graphs',
+           'mha_fastpath', 'export_graph', 'check_graph', 'export_model', 'export_student_edge']
 
 FORMATS = ('onnx', 'torchscript')
 SUFFIXES = {'onnx': '.onnx', 'torchscript': '.pt'}
 EXPORT_BATCH, CHECK_BATCH = 2, 3        # the check's batch differs: the dynamic batch is exercised
-POINTS_PER_CLOUD = 512                  # what the point-cloud configs train on
-DIGITS_SIZE = 8                         # ConvClassifier's images (the 8x8 digits)
-CAPTIONS = ('a red cube on the left', 'two blue spheres', 'a green cone above a yellow torus',
-            'an empty scene', 'a small purple cylinder next to a large box')
 
 Inputs = Tuple[Tensor, ...]
 
@@ -73,145 +71,23 @@ class ExportGraph:
     unsupported: Optional[Dict[str, str]] = None
 
 
-# ------------------------------------------------------------------------------- wrappers
-class ImageLogits(nn.Module):
-    """``images [B, C, H, W] -> logits [B, classes]``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: Tensor) -> Tensor:
-        return self.model(images, mode='tensor')
-
-
-class PointLogits(nn.Module):
-    """``points [B, N, 3 + F] -> logits [B, classes]``. The number of clouds is taken from the
-    input's shape (traced as such), not from the batch vector's values, which a trace would
-    freeze."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, points: Tensor) -> Tensor:
-        from mmkd.pointcloud.models import parse_point_inputs
-        pos, x, batch, _ = parse_point_inputs(points, self.model.in_channels)
-        return self.model.logits(pos, x, batch, points.size(0))
-
-
-class CLIPImageEncoder(nn.Module):
-    """``image [B, 3, H, W] in [0, 1] -> image_embeds [B, D]`` (normalised with the model's mean
-    and std inside the graph; H, W must be the model's ``image_size``: resizing stays outside)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, image: Tensor) -> Tensor:
-        return self.model.encode_image(image)
-
-
-class CLIPTextEncoder(nn.Module):
-    """``tokens [B, context_length] int64 -> text_embeds [B, D]`` (tokenizing stays outside)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, tokens: Tensor) -> Tensor:
-        return F.normalize(self.model.clip.encode_text(tokens), dim=-1)
-
-
-# ------------------------------------------------------------------------ graphs per model
-def _generator(seed: int) -> torch.Generator:
+def example_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _classifier_graphs(model: nn.Module) -> List[ExportGraph]:
-    in_channels = next(m for m in model.modules() if isinstance(m, nn.Conv2d)).in_channels
-
-    def images(batch_size: int, seed: int) -> Inputs:
-        return torch.rand(batch_size, in_channels, DIGITS_SIZE, DIGITS_SIZE,
-                          generator=_generator(seed)),
-
-    return [ExportGraph('model', ImageLogits(model), images, ['images'], ['logits'])]
-
-
-def _point_graphs(model: nn.Module) -> List[ExportGraph]:
-    from mmkd.pointcloud.models import DGCNNClassifier, PointNetClassifier
-    name = type(model).__name__
-    if not isinstance(model, (PointNetClassifier, DGCNNClassifier)):
-        raise TypeError(f'{name}: no edge-export wrapper (its FPS and ball query build '
-                        'data-dependent graphs that do not trace); exportable point-cloud '
-                        'models: PointNetClassifier, DGCNNClassifier')
-    unsupported = None
-    if isinstance(model, DGCNNClassifier):
-        unsupported = dict(onnx=f'{name}: ONNX export is not supported (its kNN graph, '
-                                'mmkd.pointcloud.ops, uses aten::bincount, which has no ONNX '
-                                "op); use format='torchscript'")
-
-    def points(batch_size: int, seed: int) -> Inputs:
-        cloud = torch.rand(batch_size, POINTS_PER_CLOUD, 3 + model.in_channels,
-                           generator=_generator(seed))
-        return cloud * 2 - 1,
-
-    return [ExportGraph('model', PointLogits(model), points, ['points'], ['logits'],
-                        unsupported=unsupported)]
-
-
-def _clip_graphs(model: nn.Module) -> List[ExportGraph]:
-    def image(batch_size: int, seed: int) -> Inputs:
-        return torch.rand(batch_size, 3, *model.image_size, generator=_generator(seed)),
-
-    def tokens(batch_size: int, seed: int) -> Inputs:
-        picks = torch.randint(len(CAPTIONS), (batch_size,), generator=_generator(seed))
-        return model.tokenize([CAPTIONS[i] for i in picks]),
-
-    return [ExportGraph('image_encoder', CLIPImageEncoder(model), image, ['image'],
-                        ['image_embeds']),
-            ExportGraph('text_encoder', CLIPTextEncoder(model), tokens, ['tokens'],
-                        ['text_embeds'])]
-
-
-def _unet_graphs(model: nn.Module) -> List[ExportGraph]:
-    from mmkd.diffusion.export import (UNetTensorOutput, check_onnx_unet, export_unet_onnx,
-                                       unet_example_inputs)
-    unet = model.unet
-    return [ExportGraph(
-        'unet', UNetTensorOutput(unet),
-        lambda batch_size, seed: unet_example_inputs(unet, batch_size, seed),
-        ['sample', 'timestep'], ['out'],
-        onnx_export=lambda path: export_unet_onnx(unet, path),
-        onnx_check=lambda path: check_onnx_unet(unet, path, CHECK_BATCH, seed=1))]
-
-
-# (module, class name) -> graphs. A model can only be an instance of a class whose module is
-# imported, so looking the classes up in sys.modules imports no modality that is not in use.
-_GRAPHS = {
-    ('mmkd.classification.models', 'ConvClassifier'): _classifier_graphs,
-    ('mmkd.pointcloud.models', '_PointClassifier'): _point_graphs,
-    ('mmkd.vlm.models', 'OpenCLIPModel'): _clip_graphs,
-    ('mmkd.diffusion.models', 'DiffusionModel'): _unet_graphs,
-}
-EXPORTABLE = ('ConvClassifier', 'PointNetClassifier', 'DGCNNClassifier (TorchScript only)',
-              'OpenCLIPModel', 'DiffusionModel')
-
-
 def edge_graphs(model: nn.Module) -> List[ExportGraph]:
-    """The graphs of ``model`` (put in eval mode); ``TypeError`` naming the model's class when it
-    has no export wrapper."""
-    for (module, name), graphs in _GRAPHS.items():
-        cls = getattr(sys.modules.get(module), name, None)
-        if cls is not None and isinstance(model, cls):
+    """The graphs of ``model`` (put in eval mode), from the exporter registered for its class or
+    the nearest base class; ``TypeError`` naming the model's class when there is none."""
+    for cls in type(model).__mro__:
+        if cls.__name__ in EXPORTERS:
             model.eval()
-            found = graphs(model)
+            found = EXPORTERS.get(cls.__name__)(model)
             for graph in found:
                 # A new wrapper is in train mode, and exporting puts the whole tree in its mode.
                 graph.module.eval()
             return found
     raise TypeError(f'{type(model).__name__}: no edge-export wrapper; exportable models: '
-                    f'{", ".join(EXPORTABLE)}')
+                    f'{", ".join(sorted(EXPORTERS.module_dict))} (and their subclasses)')
 
 
 # ------------------------------------------------------------------------ export and check
@@ -296,39 +172,13 @@ def export_model(model: nn.Module, out_dir: str, fmt: str) -> Dict[str, Dict[str
 
 
 # ------------------------------------------------------------------------- from a config
-def deployable_model_config(cfg: Any, student: Optional[str] = None) -> Tuple[dict, str]:
-    """``(model config, its key prefix in a checkpoint)``: the student of a distillation config
-    (``'student.'`` / ``'students.<name>.'``), else the config's model itself (``''``)."""
-    from .export import student_config, student_prefix
-    if 'student' in cfg.model or 'students' in cfg.model:
-        return student_config(cfg, student).model.to_dict(), student_prefix(cfg.model, student)
-    return cfg.model.to_dict(), ''
-
-
-def build_deployable_model(config: str, checkpoint: Optional[str] = None,
-                           student: Optional[str] = None) -> nn.Module:
-    """The model :func:`deployable_model_config` names, in eval mode, with the checkpoint's
-    weights (strict; random initialisation when ``checkpoint`` is None)."""
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-
-    from mmkd.registry import MODELS
-    cfg = Config.fromfile(config)
-    init_default_scope(cfg.get('default_scope', 'mmkd'))
-    model_cfg, prefix = deployable_model_config(cfg, student)
-    model = MODELS.build(model_cfg)
-    if checkpoint is not None:
-        load_weights(model, checkpoint, 'checkpoint', prefix or None)
-    return model.eval()
-
-
 def export_student_edge(config: str, checkpoint: Optional[str], out_dir: str, fmt: str,
                         student: Optional[str] = None) -> Dict[str, Any]:
     """Export the student of ``config`` (or its model) with ``checkpoint``'s weights to
     ``out_dir`` (one file per graph) and write ``out_dir/export.json`` with the graphs, their
     input and output names and their parity against PyTorch."""
     _check_format(fmt)
-    model = build_deployable_model(config, checkpoint, student)
+    model, _ = build_student(config, checkpoint, student)
     info = dict(format=fmt, model=type(model).__name__, config=osp.abspath(config),
                 checkpoint=osp.abspath(checkpoint) if checkpoint else None,
                 graphs=export_model(model, out_dir, fmt))
