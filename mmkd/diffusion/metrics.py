@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mmkd.fileio import atomic_write_bytes, safe_torch_load
+from mmkd.fileio import atomic_write_bytes, load_weights, read_checkpoint
 
 __all__ = ['feature_stats', 'frechet_distance', 'DigitsFeatureExtractor', 'FEATURE_CLASSIFIER',
            'digits_images', 'reference_stats', 'fd_score', 'noise_floor', 'sample_mse',
@@ -126,22 +126,11 @@ class DigitsFeatureExtractor:
 
         import mmkd.classification  # noqa: F401  (registers ConvClassifier)
         from mmkd.registry import MODELS
-        loaded = checkpoint if isinstance(checkpoint, dict) else \
-            safe_torch_load(str(checkpoint), 'classifier')
-        if not isinstance(loaded, dict):
-            raise TypeError(f'classifier: checkpoint holds a {type(loaded).__name__}, '
-                            'expected a state dict')
+        loaded = read_checkpoint(checkpoint, 'classifier')
         model_cfg = dict(model or _model_cfg_from_meta(loaded) or FEATURE_CLASSIFIER)
         init_default_scope('mmkd')
         self.model = MODELS.build(model_cfg).eval()
-        state_dict = loaded.get('state_dict', loaded)
-        own = self.model.state_dict()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        if missing or unexpected:
-            raise KeyError(f'classifier: checkpoint does not fit {model_cfg}: missing '
-                           f'{missing[:3]}, unexpected {unexpected[:3]}')
-        self.model.load_state_dict(state_dict, strict=True)
+        load_weights(self.model, loaded, 'classifier')
         self.model.requires_grad_(False)
         self.model_cfg, self.batch_size = model_cfg, batch_size
         self.checkpoint = checkpoint if isinstance(checkpoint, str) else None

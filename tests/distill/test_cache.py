@@ -15,8 +15,8 @@ from mmengine.config import Config
 from mmengine.dataset import default_collate
 
 from mmkd.distill.cache import (TeacherCache, TeacherCacheDataset, TeacherCacheError,
-                                TeacherCacheMismatchError, _RecordingSplitter, seeded_rngs,
-                                write_teacher_cache)
+                                TeacherCacheMismatchError, seeded_rngs, write_teacher_cache)
+from mmkd.distill.cache.writer import _RecordingSplitter
 from mmkd.distill.teacher import TeacherSpec
 from mmkd.engine.runner import load_config, train
 from mmkd.registry import MODELS
