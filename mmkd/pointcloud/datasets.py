@@ -10,9 +10,8 @@ Items are ``dict(inputs=FloatTensor[num_points, 3], data_samples=dict(labels=int
 sample_idx=index))`` after the optional ``transforms`` (see ``mmkd.pointcloud.transforms``), so
 ``default_collate`` stacks a batch to ``[B, num_points, 3]``.
 
-open3d is imported lazily, only inside the functions that read meshes or build primitives (it is
-known to crash in forked DataLoader workers and with some torch/open3d import orders). Files read
-by ``ModelNetFolder``/``PointCloudFolder`` are loaded on first access and kept in memory; pass
+open3d is imported lazily (:mod:`.point_files`, :mod:`.synthetic_shapes`). Files read by
+``ModelNetFolder``/``PointCloudFolder`` are loaded on first access and kept in memory; pass
 ``preload=True`` to read everything in the main process so DataLoader workers never touch open3d.
 Surface sampling is done with numpy from triangle areas (not open3d's RNG), seeded per sample or
 per file, so results are reproducible.
@@ -32,137 +31,18 @@ from torch.utils.data import Dataset
 from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import DATASETS
 
+from .point_files import choose_points, normalize_points, read_mesh, read_points, sample_surface
+from .synthetic_shapes import SHAPES, make_synthetic_sample
 from .transforms import build_point_transforms
 
 __all__ = ['SyntheticShapes', 'ModelNetFolder', 'PointCloudFolder', 'sample_surface',
            'read_mesh', 'read_points']
-
-Mesh = Tuple[np.ndarray, np.ndarray]  # vertices float64 [V, 3], triangles int64 [F, 3]
-
-
-# ----------------------------------------------------------------------------- sampling helpers
-def sample_surface(vertices: np.ndarray, triangles: np.ndarray, num_points: int,
-                   rng: np.random.Generator) -> np.ndarray:
-    """``num_points`` points uniformly on a triangle mesh's surface (area weighted), float64."""
-    tri = vertices[triangles]  # [F, 3, 3]
-    areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    total = areas.sum()
-    if not np.isfinite(total) or total <= 0:
-        raise ValueError('mesh has zero surface area')
-    face = rng.choice(len(tri), size=num_points, p=areas / total)
-    r1 = np.sqrt(rng.random(num_points))
-    r2 = rng.random(num_points)
-    a, b, c = tri[face, 0], tri[face, 1], tri[face, 2]
-    return ((1 - r1)[:, None] * a + (r1 * (1 - r2))[:, None] * b + (r1 * r2)[:, None] * c)
-
-
-def _normalize(points: np.ndarray) -> np.ndarray:
-    centred = points - points.mean(axis=0, keepdims=True)
-    scale = np.linalg.norm(centred, axis=1).max()
-    return centred / scale if scale > 0 else centred
-
-
-def _choose(points: np.ndarray, num_points: int, rng: np.random.Generator) -> np.ndarray:
-    """Exactly ``num_points`` rows: without replacement if possible, else all plus repeats."""
-    n = len(points)
-    if n >= num_points:
-        return points[rng.permutation(n)[:num_points]]
-    index = np.concatenate([np.arange(n), rng.integers(0, n, num_points - n)])
-    return points[rng.permutation(index)]
 
 
 def _file_rng(path: str, root: str) -> np.random.Generator:
     """A generator seeded from the file's path relative to ``root`` (stable across machines)."""
     rel = osp.relpath(path, root).replace(os.sep, '/')
     return np.random.default_rng(zlib.crc32(rel.encode('utf-8')))
-
-
-# ----------------------------------------------------------------------------- file readers
-def _parse_off(path: str) -> Mesh:
-    """Plain-python OFF reader, used when open3d cannot read a file; also accepts the header
-    glued to the counts (``OFF490 518 0``) found in many ModelNet files."""
-    with open(path, 'rb') as f:
-        text = f.read().decode('ascii')
-    tokens = [line.split('#', 1)[0].split() for line in text.splitlines()]
-    tokens = [t for line in tokens for t in line]
-    if not tokens or not tokens[0].startswith('OFF'):
-        raise ValueError('no OFF header')
-    head = tokens[0][3:]
-    rest = ([head] if head else []) + tokens[1:]
-    nv, nf = int(rest[0]), int(rest[1])
-    pos = 3
-    vertices = np.asarray(rest[pos:pos + 3 * nv], dtype=np.float64).reshape(nv, 3)
-    pos += 3 * nv
-    faces = []
-    for _ in range(nf):
-        k = int(rest[pos])
-        idx = [int(v) for v in rest[pos + 1:pos + 1 + k]]
-        if len(idx) != k:
-            raise ValueError('truncated face list')
-        faces.extend([idx[0], idx[i], idx[i + 1]] for i in range(1, k - 1))  # fan
-        pos += 1 + k
-    triangles = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
-    if len(triangles) and (triangles.min() < 0 or triangles.max() >= nv):
-        raise ValueError('face index out of range')
-    return vertices, triangles
-
-
-def read_mesh(path: str) -> Mesh:
-    """Vertices and triangles of a mesh file (open3d, with a fallback OFF parser).
-
-    Raises ValueError naming ``path`` for unreadable, empty or triangle-less meshes.
-    """
-    import open3d as o3d
-    vertices = triangles = None
-    if os.path.getsize(path) > 0:
-        with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
-            try:
-                mesh = o3d.io.read_triangle_mesh(path)
-                vertices = np.asarray(mesh.vertices, dtype=np.float64)
-                triangles = np.asarray(mesh.triangles, dtype=np.int64)
-            except Exception:  # open3d raises RuntimeError on some malformed files
-                vertices = triangles = None
-        if (vertices is None or len(triangles) == 0) and path.lower().endswith('.off'):
-            try:
-                vertices, triangles = _parse_off(path)
-            except Exception:
-                vertices = triangles = None
-    if vertices is None or len(vertices) == 0 or len(triangles) == 0:
-        raise ValueError(f'cannot read a triangle mesh from {path!r} (the file is empty, '
-                         f'corrupt or has no faces)')
-    if not np.isfinite(vertices).all():
-        raise ValueError(f'mesh {path!r} has non-finite vertex coordinates')
-    return vertices, triangles
-
-
-def read_points(path: str) -> np.ndarray:
-    """An ``[N, 3]`` float64 array from a .npy (first three columns) or any point-cloud file
-    open3d reads (.ply, .pcd, .xyz, ...). Raises ValueError naming ``path`` when unreadable/empty.
-    """
-    if os.path.getsize(path) == 0:
-        raise ValueError(f'point-cloud file {path!r} is empty')
-    if path.lower().endswith('.npy'):
-        try:
-            points = np.load(path, allow_pickle=False)
-        except Exception as e:
-            raise ValueError(f'cannot read a numpy array from {path!r}: {e}') from e
-        if points.ndim != 2 or points.shape[1] < 3 or not np.issubdtype(points.dtype, np.number):
-            raise ValueError(f'{path!r}: expected a numeric array of shape [N, >=3], got '
-                             f'{points.dtype} {points.shape}')
-        points = np.asarray(points[:, :3], dtype=np.float64)
-    else:
-        import open3d as o3d
-        with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
-            try:
-                points = np.asarray(o3d.io.read_point_cloud(path).points, dtype=np.float64)
-            except Exception as e:
-                raise ValueError(f'cannot read a point cloud from {path!r}: {e}') from e
-    if len(points) == 0:
-        raise ValueError(f'cannot read a point cloud from {path!r} (no points: the file is '
-                         f'empty, corrupt or in an unsupported format)')
-    if not np.isfinite(points).all():
-        raise ValueError(f'point cloud {path!r} has non-finite coordinates')
-    return points
 
 
 # ----------------------------------------------------------------------------- shared base
@@ -285,7 +165,7 @@ class ModelNetFolder(_FileDatasetBase):
         except ValueError as e:
             raise ValueError(f'cannot sample points from mesh {path!r}: {e}') from e
         if self.normalize:
-            points = _normalize(points)
+            points = normalize_points(points)
         return points.astype(np.float32)
 
 
@@ -316,182 +196,10 @@ class PointCloudFolder(_FileDatasetBase):
             self.preload()
 
     def _load(self, path: str) -> np.ndarray:
-        points = _choose(read_points(path), self.num_points, _file_rng(path, self.root))
+        points = choose_points(read_points(path), self.num_points, _file_rng(path, self.root))
         if self.normalize:
-            points = _normalize(points)
+            points = normalize_points(points)
         return points.astype(np.float32)
-
-
-# ----------------------------------------------------------------------------- synthetic shapes
-def _o3d_mesh(mesh) -> Mesh:
-    return (np.asarray(mesh.vertices, dtype=np.float64).copy(),
-            np.asarray(mesh.triangles, dtype=np.int64).copy())
-
-
-def _merge(parts: Sequence[Mesh]) -> Mesh:
-    vertices, triangles, offset = [], [], 0
-    for v, t in parts:
-        vertices.append(v)
-        triangles.append(t + offset)
-        offset += len(v)
-    return np.concatenate(vertices), np.concatenate(triangles)
-
-
-def _shift(mesh: Mesh, xyz) -> Mesh:
-    return mesh[0] + np.asarray(xyz, dtype=np.float64), mesh[1]
-
-
-def _keep_faces(mesh: Mesh, keep: np.ndarray) -> Mesh:
-    return mesh[0], mesh[1][keep]
-
-
-def _box(w, d, h) -> Mesh:
-    import open3d as o3d
-    v, t = _o3d_mesh(o3d.geometry.TriangleMesh.create_box(w, d, h))
-    return v - np.array([w, d, h]) / 2, t  # centred
-
-
-def _sphere(r, resolution=16) -> Mesh:
-    import open3d as o3d
-    return _o3d_mesh(o3d.geometry.TriangleMesh.create_sphere(r, resolution))
-
-
-def _cylinder(r, h, caps=True, resolution=24) -> Mesh:
-    """Axis z, centred at the origin; ``caps=False`` drops the two end discs."""
-    import open3d as o3d
-    mesh = _o3d_mesh(o3d.geometry.TriangleMesh.create_cylinder(r, h, resolution, 2))
-    if not caps:
-        z = mesh[0][mesh[1]][:, :, 2]  # [F, 3]
-        mesh = _keep_faces(mesh, ~(np.ptp(z, axis=1) < 1e-9))
-    return mesh
-
-
-def _cone(r, h, resolution=24) -> Mesh:
-    """Base disc at z=0, apex at z=h."""
-    import open3d as o3d
-    return _o3d_mesh(o3d.geometry.TriangleMesh.create_cone(r, h, resolution, 1))
-
-
-def _hemisphere(r, up=True) -> Mesh:
-    v, t = _sphere(r)
-    z = v[t][:, :, 2]
-    keep = (z >= -1e-9).all(1) if up else (z <= 1e-9).all(1)
-    return v, t[keep]
-
-
-def _legs(rng, half_x, half_y, height, radius) -> List[Mesh]:
-    return [_shift(_cylinder(radius, height), (sx * half_x, sy * half_y, height / 2))
-            for sx in (-1, 1) for sy in (-1, 1)]
-
-
-def _shape_box(rng):
-    return _box(*rng.uniform(0.5, 1.5, 3))
-
-
-def _shape_sphere(rng):
-    return _sphere(1.0, 20)
-
-
-def _shape_cylinder(rng):
-    return _cylinder(rng.uniform(0.3, 0.8), rng.uniform(0.8, 2.0))
-
-
-def _shape_cone(rng):
-    return _cone(rng.uniform(0.4, 1.0), rng.uniform(0.8, 2.0))
-
-
-def _shape_torus(rng):
-    import open3d as o3d
-    return _o3d_mesh(o3d.geometry.TriangleMesh.create_torus(
-        1.0, rng.uniform(0.15, 0.45), 30, 16))
-
-
-def _shape_capsule(rng):
-    r, h = rng.uniform(0.3, 0.7), rng.uniform(0.1, 1.5)
-    return _merge([_cylinder(r, h, caps=False), _shift(_hemisphere(r, True), (0, 0, h / 2)),
-                   _shift(_hemisphere(r, False), (0, 0, -h / 2))])
-
-
-def _shape_table(rng):
-    w, d, t = rng.uniform(1.2, 2.0), rng.uniform(0.8, 1.5), rng.uniform(0.05, 0.15)
-    height = rng.uniform(0.6, 1.2)
-    inset = rng.uniform(0.05, 0.15)
-    top = _shift(_box(w, d, t), (0, 0, height + t / 2))
-    return _merge([top] + _legs(rng, w / 2 - inset, d / 2 - inset, height,
-                                rng.uniform(0.03, 0.08)))
-
-
-def _shape_chair(rng):
-    w, d, t = rng.uniform(0.8, 1.1), rng.uniform(0.8, 1.1), rng.uniform(0.05, 0.12)
-    height, back = rng.uniform(0.7, 1.0), rng.uniform(0.7, 1.2)
-    seat = _shift(_box(w, d, t), (0, 0, height + t / 2))
-    backrest = _shift(_box(w, t, back), (0, -d / 2 + t / 2, height + t + back / 2))
-    return _merge([seat, backrest] + _legs(rng, w / 2 - 0.05, d / 2 - 0.05, height,
-                                           rng.uniform(0.03, 0.06)))
-
-
-def _shape_lamp(rng):
-    base_r, base_h = rng.uniform(0.3, 0.5), rng.uniform(0.05, 0.12)
-    pole_h = rng.uniform(1.0, 1.8)
-    shade_r, shade_h = rng.uniform(0.35, 0.6), rng.uniform(0.3, 0.6)
-    base = _shift(_cylinder(base_r, base_h), (0, 0, base_h / 2))
-    pole = _shift(_cylinder(rng.uniform(0.02, 0.05), pole_h), (0, 0, base_h + pole_h / 2))
-    shade = _shift(_cone(shade_r, shade_h), (0, 0, base_h + pole_h - shade_h * 0.3))
-    return _merge([base, pole, shade])
-
-
-def _shape_mushroom(rng):
-    stem_r, stem_h = rng.uniform(0.12, 0.3), rng.uniform(0.5, 1.0)
-    cap_r, squash = rng.uniform(0.5, 1.0), rng.uniform(0.4, 0.9)
-    v, t = _hemisphere(cap_r, True)
-    v = v * np.array([1.0, 1.0, squash])
-    underside = _cylinder(cap_r, 1e-3)
-    return _merge([_cylinder(stem_r, stem_h, caps=False),
-                   _shift((v, t), (0, 0, stem_h / 2)), _shift(underside, (0, 0, stem_h / 2))])
-
-
-def _shape_arrow(rng):
-    import open3d as o3d
-    cyl_h, cone_h = rng.uniform(0.8, 1.6), rng.uniform(0.3, 0.7)
-    cyl_r = rng.uniform(0.05, 0.15)
-    v, t = _o3d_mesh(o3d.geometry.TriangleMesh.create_arrow(
-        cyl_r, cyl_r * rng.uniform(1.6, 3.0), cyl_h, cone_h, 20, 4, 1))
-    return v - np.array([0, 0, (cyl_h + cone_h) / 2]), t
-
-
-def _shape_octahedron(rng):
-    import open3d as o3d
-    return _o3d_mesh(o3d.geometry.TriangleMesh.create_octahedron(1.0))
-
-
-SHAPES = dict(box=_shape_box, sphere=_shape_sphere, cylinder=_shape_cylinder, cone=_shape_cone,
-              torus=_shape_torus, capsule=_shape_capsule, table=_shape_table,
-              chair=_shape_chair, lamp=_shape_lamp, mushroom=_shape_mushroom,
-              arrow=_shape_arrow, octahedron=_shape_octahedron)
-
-
-def _rotation(rng: np.random.Generator) -> np.ndarray:
-    q = rng.standard_normal(4)
-    w, x, y, z = q / np.linalg.norm(q)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                     [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                     [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-
-
-def make_synthetic_sample(name: str, rng: np.random.Generator, num_points: int,
-                          scale_range=(0.7, 1.3), noise_std=0.01, occlusion_prob=0.3,
-                          occlusion_range=(0.1, 0.4)) -> np.ndarray:
-    """One noisy ``[num_points, 3]`` cloud (float32, unit sphere) of shape ``name``."""
-    vertices, triangles = SHAPES[name](rng)
-    vertices = (vertices * rng.uniform(*scale_range, 3)) @ _rotation(rng).T
-    points = sample_surface(vertices, triangles, 2 * num_points, rng)
-    if rng.random() < occlusion_prob:  # drop everything beyond a random plane
-        normal = rng.standard_normal(3)
-        proj = points @ (normal / np.linalg.norm(normal))
-        points = points[proj <= np.quantile(proj, 1 - rng.uniform(*occlusion_range))]
-    points = _normalize(_choose(points, num_points, rng))
-    points = points + rng.normal(0.0, noise_std, points.shape)
-    return points.astype(np.float32)
 
 
 @DATASETS.register_module()

@@ -22,54 +22,26 @@ import hashlib
 import io
 import json
 import math
-import os
 import os.path as osp
 import warnings
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
 from mmkd.fileio import atomic_write_bytes, save_figure
 from mmkd.registry import DATASETS
 
+from .image_files import (IMAGE_EXTENSIONS, caption_mapping_file, find_images, image_tensor,
+                          load_image, mapped_captions, sidecar_captions)
+from .synthetic_scenes import (COLORS, DEFAULT_COLORS, DEFAULT_SHAPES, SCENE_TEMPLATES, SHAPES,
+                               render_scene, sample_scene)
+
 __all__ = ['CsvImageText', 'ImageFolderCaptions', 'SyntheticCaptionedScenes',
            'save_caption_grid', 'load_image', 'render_scene', 'sample_scene', 'SHAPES',
            'COLORS', 'DEFAULT_TEMPLATES']
 
-IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
 DEFAULT_TEMPLATES = ('a photo of a {}.', 'a {} shape.', 'an image of a {}.')
-
-
-# ----------------------------------------------------------------------------- image helpers
-def load_image(path: str, image_size: Optional[int] = None) -> np.ndarray:
-    """An RGB uint8 ``[H, W, 3]`` array from an image file, centre-cropped to a square and
-    resized to ``image_size`` (PIL bicubic) when given. Raises ValueError naming ``path`` when
-    the file cannot be decoded (FileNotFoundError when it does not exist)."""
-    from PIL import Image
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'image file {path!r} does not exist')
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = img.convert('RGB')
-    except Exception as e:
-        raise ValueError(f'cannot read image {path!r} (empty, corrupt or not an image): '
-                         f'{type(e).__name__}: {e}') from e
-    if image_size is not None:
-        w, h = img.size
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
-        if side != image_size:
-            img = img.resize((image_size, image_size), Image.BICUBIC)
-    return np.asarray(img, dtype=np.uint8)
-
-
-def _to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 ``[H, W, 3]`` -> float32 ``[3, H, W]`` in [0, 1]."""
-    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div_(255.0)
 
 
 class _ImageTextBase(Dataset):
@@ -91,7 +63,7 @@ class _ImageTextBase(Dataset):
             raise IndexError(f'{type(self).__name__}: index {index} out of range for '
                              f'{len(self)} samples')
         index = index % len(self)
-        image = _to_tensor(self._image(index))
+        image = image_tensor(self._image(index))
         if self.transforms is not None:
             image = self.transforms(image)
         return dict(inputs=dict(image=image, text=str(self.texts[index])),
@@ -220,44 +192,6 @@ class CsvImageText(_ImageTextBase):
                           f'{self.ann_file!r}: {e}') from e
 
 
-# ----------------------------------------------------------------------------- image folder
-def _read_caption_mapping(path: str) -> Dict[str, str]:
-    """``captions.json`` (``{file: caption}`` or ``[{file_name, caption}, ...]``) or
-    ``captions.csv`` (header with a file column and a caption column) as a dict."""
-    file_keys = ('file_name', 'filename', 'file', 'filepath', 'image')
-    text_keys = ('caption', 'text', 'title')
-    try:
-        if path.endswith('.json'):
-            with open(path, encoding='utf-8') as f:
-                data = json.load(f)
-            if isinstance(data, dict):
-                return {str(k): str(v) for k, v in data.items()}
-            if isinstance(data, list):
-                out = {}
-                for n, entry in enumerate(data):
-                    fk = next((k for k in file_keys if isinstance(entry, dict) and k in entry),
-                              None)
-                    tk = next((k for k in text_keys if isinstance(entry, dict) and k in entry),
-                              None)
-                    if fk is None or tk is None:
-                        raise ValueError(f'entry {n} needs one of the keys {file_keys} and one '
-                                         f'of {text_keys}, got {entry!r}')
-                    out[str(entry[fk])] = str(entry[tk])
-                return out
-            raise ValueError(f'expected an object or a list, got {type(data).__name__}')
-        with open(path, newline='', encoding='utf-8-sig') as f:
-            reader = csv.DictReader(f)
-            fields = reader.fieldnames or []
-            fk = next((k for k in file_keys if k in fields), None)
-            tk = next((k for k in text_keys if k in fields), None)
-            if fk is None or tk is None:
-                raise ValueError(f'the header needs one of the columns {file_keys} and one of '
-                                 f'{text_keys}; columns present: {fields}')
-            return {row[fk]: row[tk] for row in reader}
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'ImageFolderCaptions: cannot read captions from {path!r}: {e}') from e
-
-
 @DATASETS.register_module()
 class ImageFolderCaptions(_ImageTextBase):
     """A folder of images with one caption each.
@@ -291,73 +225,13 @@ class ImageFolderCaptions(_ImageTextBase):
         self.root = root
         self.image_size = None if image_size is None else int(image_size)
         self.transforms = transforms
-        exts = tuple(e.lower() for e in extensions)
-
-        def images_in(folder):
-            return sorted(f for f in os.listdir(folder) if f.lower().endswith(exts)
-                          and not f.startswith('.') and osp.isfile(osp.join(folder, f)))
-
-        subdirs = sorted(d for d in os.listdir(root)
-                         if osp.isdir(osp.join(root, d)) and not d.startswith('.'))
-        if class_from_folder is None:
-            class_from_folder = any(images_in(osp.join(root, d)) for d in subdirs)
-        rel_files, labels = [], []
-        if class_from_folder:
-            classes = [d for d in subdirs if images_in(osp.join(root, d))]
-            for label, name in enumerate(classes):
-                for fname in images_in(osp.join(root, name)):
-                    rel_files.append(f'{name}/{fname}')
-                    labels.append(label)
-            pattern = '<class>/<image>'
-        else:
-            classes = None
-            rel_files = images_in(root)
-            labels = [-1] * len(rel_files)
-            pattern = '<image>'
-        if not rel_files:
-            raise FileNotFoundError(f'ImageFolderCaptions: no {"/".join(exts)} images in '
-                                    f'{root!r} (expected {pattern})')
-
-        mapping_file = None
-        if captions == 'auto':
-            for name in ('captions.json', 'captions.csv'):
-                if osp.isfile(osp.join(root, name)):
-                    mapping_file = osp.join(root, name)
-                    break
-        elif captions != 'sidecar':
-            mapping_file = captions if osp.isabs(captions) or osp.isfile(captions) else \
-                osp.join(root, captions)
-            if not osp.isfile(mapping_file):
-                raise FileNotFoundError(f'ImageFolderCaptions: caption file {mapping_file!r} '
-                                        f'does not exist')
-        texts = []
+        rel_files, labels, classes = find_images(root, class_from_folder,
+                                                 tuple(e.lower() for e in extensions))
+        mapping_file = caption_mapping_file(root, captions)
         if mapping_file is not None:
-            mapping = _read_caption_mapping(mapping_file)
-            missing = []
-            for rel in rel_files:
-                text = mapping.get(rel, mapping.get(rel.rsplit('/', 1)[-1]))
-                if text is None:
-                    missing.append(rel)
-                texts.append(text)
-            if missing:
-                raise KeyError(f'ImageFolderCaptions: {len(missing)} images have no caption in '
-                               f'{mapping_file!r} (keys are paths relative to the root or file '
-                               f'names): {missing[:5]}' + (' ...' if len(missing) > 5 else ''))
+            texts = mapped_captions(rel_files, mapping_file)
         else:
-            missing = []
-            for rel in rel_files:
-                sidecar = osp.join(root, osp.splitext(rel)[0] + '.txt')
-                if not osp.isfile(sidecar):
-                    missing.append(sidecar)
-                    texts.append(None)
-                    continue
-                with open(sidecar, encoding='utf-8') as f:
-                    texts.append(' '.join(f.read().split()))
-            if missing:
-                raise FileNotFoundError(
-                    f'ImageFolderCaptions: {len(missing)} images in {root!r} have no caption '
-                    f'file <stem>.txt (and there is no captions.json / captions.csv): '
-                    f'{missing[:5]}' + (' ...' if len(missing) > 5 else ''))
+            texts = sidecar_captions(root, rel_files)
         self.files = [osp.join(root, *rel.split('/')) for rel in rel_files]
         self.texts = [str(t) for t in texts]
         self.labels = labels
@@ -366,222 +240,6 @@ class ImageFolderCaptions(_ImageTextBase):
 
     def _image(self, index: int) -> np.ndarray:
         return load_image(self.files[index], self.image_size)
-
-
-# ----------------------------------------------------------------------------- scene drawing
-def _polygon_regular(n: int, start: float = -math.pi / 2) -> np.ndarray:
-    t = start + 2 * math.pi * np.arange(n) / n
-    return np.stack([np.cos(t), np.sin(t)], axis=1)
-
-
-def _star(points: int = 5, inner: float = 0.45) -> np.ndarray:
-    t = -math.pi / 2 + math.pi * np.arange(2 * points) / points
-    r = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
-    return np.stack([r * np.cos(t), r * np.sin(t)], axis=1)
-
-
-def _cross(arm: float = 0.34) -> np.ndarray:
-    a = arm
-    return np.array([[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a], [a, 1], [-a, 1],
-                     [-a, a], [-1, a], [-1, -a], [-a, -a]], dtype=np.float64)
-
-
-def _heart(n: int = 48) -> np.ndarray:
-    t = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    x = 16 * np.sin(t) ** 3
-    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))
-    pts = np.stack([x, y + 2.5], axis=1) / 16.5  # y points down (image coordinates)
-    return pts
-
-
-# Unit outlines (radius ~1, image coordinates: y down) and a scale that evens out visual area.
-_OUTLINES = dict(
-    square=(_polygon_regular(4, -math.pi / 4), 1.0),
-    triangle=(_polygon_regular(3) + np.array([0.0, 0.2]), 1.2),
-    star=(_star(), 1.2),
-    cross=(_cross(), 0.95),
-    diamond=(_polygon_regular(4) * np.array([0.68, 1.0]), 1.2),
-    heart=(_heart(), 1.05),
-    hexagon=(_polygon_regular(6, 0.0), 1.0),
-)
-# circle and ring are drawn as ellipses.
-SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'diamond', 'heart',
-          'hexagon')
-DEFAULT_SHAPES = ('circle', 'square', 'triangle', 'star', 'cross', 'ring', 'diamond', 'heart')
-COLORS = dict(red=(220, 30, 30), green=(30, 170, 50), blue=(40, 80, 230),
-              yellow=(240, 220, 30), purple=(150, 50, 200), orange=(250, 130, 20),
-              pink=(250, 120, 190), white=(245, 245, 245))
-DEFAULT_COLORS = ('red', 'green', 'blue', 'yellow', 'purple', 'orange', 'pink', 'white')
-POSITIONS = dict(left=((0.27, 0.5), 'on the left'), right=((0.73, 0.5), 'on the right'),
-                 top=((0.5, 0.27), 'at the top'), bottom=((0.5, 0.73), 'at the bottom'),
-                 center=((0.5, 0.5), 'in the center'))
-RELATIONS = dict(above=((0.0, -1.0), 'above'), below=((0.0, 1.0), 'below'),
-                 left=((-1.0, 0.0), 'to the left of'), right=((1.0, 0.0), 'to the right of'))
-COUNT_WORDS = {1: 'one', 2: 'two', 3: 'three'}
-SIZE_RADIUS = dict(large=(0.17, 0.21), small=(0.085, 0.11), tiny=(0.05, 0.065))
-SCENE_TEMPLATES = dict(
-    label=dict(shape=('a photo of a {}.', 'a {} shape.', 'an image of a {}.',
-                      'a drawing of a {}.'),
-               color=('a photo of a {} object.', 'a {} shape.', 'an image of something {}.'),
-               shape_color=('a photo of a {}.', 'a {} shape.', 'an image of a {}.')))
-
-
-def _plural(shape: str) -> str:
-    return shape + ('es' if shape.endswith(('s', 'x', 'ss')) else 's')
-
-
-def _article(word: str) -> str:
-    return 'an' if word[0] in 'aeiou' else 'a'
-
-
-def sample_scene(rng: np.random.Generator, main_shape: str, main_color: str,
-                 shapes: Sequence[str], colors: Sequence[str], relation_prob: float = 0.4,
-                 distractor_prob: float = 0.35, max_count: int = 3,
-                 position_jitter: float = 0.04) -> Tuple[List[Dict], str]:
-    """A scene (list of objects: shape, color, radius and centre as fractions of the image
-    side, ``mentioned`` flag; the first is the main object, and the largest one always has
-    the main shape) and its caption.
-
-    Scene kinds: a group of ``count`` identical objects at a position ("two small red circles
-    on the left", counts > 1 are small), or a large main object in a spatial relation to a
-    smaller one of another shape ("a large blue star above a green square"). With probability
-    ``distractor_prob`` a tiny unmentioned object of another shape and colour is added.
-    """
-    def radius(size):
-        return float(rng.uniform(*SIZE_RADIUS[size]))
-
-    def jitter():
-        return rng.uniform(-position_jitter, position_jitter, 2)
-
-    objects = []
-    if rng.random() < relation_prob and len(shapes) > 1:
-        rel = list(RELATIONS)[rng.integers(len(RELATIONS))]
-        (dx, dy), rel_words = RELATIONS[rel]
-        other_shape = [s for s in shapes if s != main_shape][rng.integers(len(shapes) - 1)]
-        other_color = colors[rng.integers(len(colors))]
-        # main in one half, the other (small) one in the opposite half
-        cross_pos = 0.5 + rng.uniform(-0.12, 0.12, 2)
-        main_c = np.array([0.5 + 0.23 * dx, 0.5 + 0.23 * dy]) + jitter()
-        other_c = np.array([0.5 - 0.25 * dx, 0.5 - 0.25 * dy]) + jitter()
-        if dx == 0:  # vertical relation: free horizontal offset
-            main_c[0], other_c[0] = cross_pos[0], 1 - cross_pos[0] + rng.uniform(-0.1, 0.1)
-        else:
-            main_c[1], other_c[1] = cross_pos[1], 1 - cross_pos[1] + rng.uniform(-0.1, 0.1)
-        objects.append(dict(shape=main_shape, color=main_color, radius=radius('large'),
-                            center=main_c, mentioned=True))
-        objects.append(dict(shape=other_shape, color=other_color, radius=radius('small'),
-                            center=other_c, mentioned=True))
-        size_word = 'large ' if rng.random() < 0.7 else ''
-        other_size = 'small ' if rng.random() < 0.5 else ''
-        main_np = f'{size_word}{main_color} {main_shape}'
-        other_np = f'{other_size}{other_color} {other_shape}'
-        form = rng.integers(3)
-        if form == 0:
-            caption = f'{_article(main_np)} {main_np} {rel_words} {_article(other_np)} {other_np}'
-        elif form == 1:
-            caption = (f'a picture of {_article(main_np)} {main_np} {rel_words} '
-                       f'{_article(other_np)} {other_np}')
-        else:
-            caption = (f'there is {_article(main_np)} {main_np} {rel_words} '
-                       f'{_article(other_np)} {other_np}')
-    else:
-        count = int(rng.integers(1, max_count + 1))
-        size = 'large' if count == 1 and rng.random() < 0.5 else 'small'
-        pos = list(POSITIONS)[rng.integers(len(POSITIONS))]
-        (cx, cy), pos_words = POSITIONS[pos]
-        if count == 1:
-            centres = [np.array([cx, cy])]
-        else:
-            spacing = rng.uniform(0.25, 0.29)
-            offsets = (np.arange(count) - (count - 1) / 2) * spacing
-            if pos in ('left', 'right'):  # a column
-                centres = [np.array([cx, 0.5 + o]) for o in offsets]
-            elif pos in ('top', 'bottom'):  # a row
-                centres = [np.array([0.5 + o, cy]) for o in offsets]
-            else:  # a small cluster around the centre
-                angle0 = rng.uniform(0, 2 * math.pi)
-                ring = 0.15 if count == 2 else 0.17
-                centres = [np.array([0.5 + ring * math.cos(angle0 + 2 * math.pi * k / count),
-                                     0.5 + ring * math.sin(angle0 + 2 * math.pi * k / count)])
-                           for k in range(count)]
-        r = radius(size)
-        for c in centres:
-            objects.append(dict(shape=main_shape, color=main_color,
-                                radius=r * rng.uniform(0.92, 1.08), center=c + jitter(),
-                                mentioned=True))
-        name = main_shape if count == 1 else _plural(main_shape)
-        with_size = rng.random() < 0.75
-        np_words = f'{size + " " if with_size else ""}{main_color} {name}'
-        quantity = _article(np_words) if count == 1 else COUNT_WORDS[count]
-        form = rng.integers(3)
-        if form == 0:
-            caption = f'{quantity} {np_words} {pos_words}'
-        elif form == 1:
-            caption = f'a photo of {quantity} {np_words} {pos_words}'
-        else:
-            verb = 'is' if count == 1 else 'are'
-            caption = f'there {verb} {quantity} {np_words} {pos_words}'
-    if rng.random() < distractor_prob:
-        d_shapes = [s for s in shapes if s not in {o['shape'] for o in objects}] or \
-            [s for s in shapes if s != main_shape]
-        d_colors = [c for c in colors if c != main_color]
-        if d_shapes and d_colors:
-            d_r = radius('tiny')
-            for _ in range(20):
-                c = rng.uniform(0.08, 0.92, 2)
-                if all(np.linalg.norm(c - o['center']) > o['radius'] + d_r + 0.03
-                       for o in objects):
-                    objects.append(dict(shape=d_shapes[rng.integers(len(d_shapes))],
-                                        color=d_colors[rng.integers(len(d_colors))],
-                                        radius=d_r, center=c, mentioned=False))
-                    break
-    return objects, caption
-
-
-def render_scene(objects: Sequence[Dict], rng: np.random.Generator, image_size: int,
-                 supersample: int = 4, rotation: float = 15.0, color_jitter: float = 25.0,
-                 noise_std: float = 6.0) -> np.ndarray:
-    """Draw ``objects`` (from :func:`sample_scene`) as a uint8 ``[S, S, 3]`` image: a dull
-    random-colour background with a linear gradient, each object in its jittered colour and
-    rotated by up to ``rotation`` degrees, drawn at ``supersample`` x the size and box-filtered
-    down (anti-aliasing), plus Gaussian pixel noise of ``noise_std`` (0-255 scale)."""
-    from PIL import Image, ImageDraw
-    size = image_size * supersample
-    # background: low saturation, mid-dark value, with a gradient in a random direction
-    base = rng.uniform(60, 150)
-    tint = rng.uniform(-25, 25, 3)
-    bg0 = np.clip(base + tint, 0, 255)
-    bg1 = np.clip(bg0 + rng.uniform(-35, 35, 3), 0, 255)
-    theta = rng.uniform(0, 2 * math.pi)
-    ramp = np.linspace(0, 1, image_size, dtype=np.float32)
-    g = (math.cos(theta) * ramp[None, :] + math.sin(theta) * ramp[:, None])
-    g = (g - g.min()) / max(float(g.max() - g.min()), 1e-6)
-    bg = bg0[None, None, :] * (1 - g[..., None]) + bg1[None, None, :] * g[..., None]
-    canvas = Image.fromarray(bg.astype(np.uint8)).resize((size, size), Image.BILINEAR)
-    draw = ImageDraw.Draw(canvas)
-    for obj in objects:
-        rgb = np.clip(np.array(COLORS[obj['color']], dtype=np.float64) +
-                      rng.uniform(-color_jitter, color_jitter, 3), 0, 255)
-        fill = tuple(int(v) for v in rgb)
-        cx, cy = obj['center'][0] * size, obj['center'][1] * size
-        r = obj['radius'] * size
-        shape = obj['shape']
-        if shape in ('circle', 'ring'):
-            box = (cx - r, cy - r, cx + r, cy + r)
-            if shape == 'circle':
-                draw.ellipse(box, fill=fill)
-            else:
-                draw.ellipse(box, outline=fill, width=max(1, int(round(r * 0.38))))
-            continue
-        outline, scale = _OUTLINES[shape]
-        angle = math.radians(rng.uniform(-rotation, rotation))
-        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-        pts = (outline * scale) @ rot.T * r + np.array([cx, cy])
-        draw.polygon([tuple(p) for p in pts.tolist()], fill=fill)
-    image = np.asarray(canvas.reduce(supersample), dtype=np.float32)
-    if noise_std > 0:
-        image = image + rng.normal(0.0, noise_std, image.shape).astype(np.float32)
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------- synthetic scenes

@@ -65,7 +65,7 @@ from torch import Tensor
 from mmkd.registry import MODELS
 
 from ..sampling import alpha_at, ddim_step, predict_x0_eps
-from . import StepDistillation, per_sample
+from .base import StepDistillation, per_sample
 
 __all__ = ['ConsistencyDistillation', 'boundary_scalings', 'consistency_function',
            'consistency_sample', 'consistency_sample_like_pipeline', 'lcm_timesteps',

@@ -53,7 +53,7 @@ from torch import Tensor
 from mmkd.registry import MODELS
 
 from ..sampling import alpha_at, ddim_sample, ddim_step, ddim_timesteps, predict_x0_eps
-from . import StepDistillation
+from .base import StepDistillation
 
 __all__ = ['ProgressiveDistillation', 'pd_x0_target', 'LOSS_WEIGHTINGS']
 
