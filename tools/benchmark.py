@@ -17,7 +17,7 @@ import torch
 from mmengine.config import DictAction
 
 from mmkd.benchmark import diffusion as diffusion_bench
-from mmkd.benchmark import edge_export as edge_bench
+from mmkd.benchmark import edge_export_cost as edge_bench
 from mmkd.benchmark.kd_overhead import measure_kd_overhead
 from mmkd.benchmark.pointcloud_ops import measure_pointcloud_ops
 from mmkd.benchmark.report import append_row, machine_info, write_json

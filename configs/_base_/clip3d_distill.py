@@ -1,4 +1,4 @@
-# Shared by the CLIP -> 3D (ULIP-style) configs: a PointCLIPEncoder student (PointNet at 1/4
+# Shared by the CLIP -> 3D (ULIP-style) configs: a ULIPPointEncoder student (PointNet at 1/4
 # width, 26 k parameters, projected to the CLIP teacher's 64-d space) on 512 points of each shape,
 # and the frozen CLIP teacher (configs/crossmodal/clip_teacher_shapes.py) reading the rendered
 # view and caption of the same points from data_samples['clip_inputs']. The student's zero-shot
@@ -18,7 +18,7 @@ text_encoder = dict(type='OpenCLIPModel', model_cfg={{_base_.shapes_clip}},
                     pretrained=teacher_checkpoint)
 model = dict(
     type='Distill',
-    student=dict(type='PointCLIPEncoder', embed_dim=64,
+    student=dict(type='ULIPPointEncoder', embed_dim=64,
                  backbone=dict(type='PointNetClassifier', num_classes=1, width=0.25),
                  text_encoder=text_encoder,
                  zero_shot={{_base_.zero_shot}}),

@@ -147,6 +147,34 @@ def _draw(entry: Dict[str, Any], noise: Tensor, batch_size: int, seed: int) -> T
     return torch.cat([entry['run'](chunk, gen) for chunk in noise.split(batch_size)]).clamp(-1, 1)
 
 
+def _time_samplers(entries: List[Dict[str, Any]], noise: Tensor, batch_size: int, seed: int,
+                   repeats: int, progress: bool) -> Dict[str, List[float]]:
+    """Seconds per draw of ``noise``'s samples, per sampler and repeat; the samplers take turns
+    within a repeat, so machine noise hits them alike."""
+    from tqdm import tqdm
+    seconds: Dict[str, List[float]] = {e['key']: [] for e in entries}
+    bar = tqdm(total=repeats * len(entries), desc='timing', disable=not progress)
+    for _ in range(repeats):
+        for entry in entries:
+            start = time.perf_counter()
+            _draw(entry, noise, batch_size, seed)
+            seconds[entry['key']].append(time.perf_counter() - start)
+            bar.update(1)
+    bar.close()
+    return seconds
+
+
+def _save_grid(samples: Tensor, key: str, grid_dir: str, grids_to: Optional[str], nrow: int,
+               scale: int) -> str:
+    """``grid_dir/<key>.png`` (copied to ``grids_to/diffusion_<key>.png`` when given)."""
+    from mmkd.diffusion.metrics import save_sample_grid
+    grid = save_sample_grid(samples, osp.join(grid_dir, f'{key}.png'), nrow=nrow, scale=scale)
+    if grids_to:
+        os.makedirs(grids_to, exist_ok=True)
+        shutil.copyfile(grid, osp.join(grids_to, f'diffusion_{key}.png'))
+    return grid
+
+
 def measure_diffusion(teacher: Sequence[str], students: Sequence[Any], classifier: str,
                       steps: Sequence[int] = (1, 2, 4, 8), num_samples: int = 500,
                       seed: int = 0, reference_steps: int = 100, batch_size: int = 250,
@@ -164,7 +192,7 @@ def measure_diffusion(teacher: Sequence[str], students: Sequence[Any], classifie
     from tqdm import tqdm
 
     from mmkd.diffusion.metrics import (DigitsFeatureExtractor, fd_score, noise_floor,
-                                        reference_stats, sample_mse, save_sample_grid)
+                                        reference_stats, sample_mse)
     steps = [int(n) for n in steps]
     if not steps or min(steps) < 1:
         raise ValueError(f'steps: expected step counts >= 1, got {steps}')
@@ -195,15 +223,7 @@ def measure_diffusion(teacher: Sequence[str], students: Sequence[Any], classifie
     ref_key = entries[0]['key']
 
     timing_noise = noise[:time_batch]
-    seconds: Dict[str, List[float]] = {e['key']: [] for e in entries}
-    bar = tqdm(total=repeats * len(entries), desc='timing', disable=not progress)
-    for _ in range(repeats):
-        for entry in entries:
-            start = time.perf_counter()
-            _draw(entry, timing_noise, batch_size, seed)
-            seconds[entry['key']].append(time.perf_counter() - start)
-            bar.update(1)
-    bar.close()
+    seconds = _time_samplers(entries, timing_noise, batch_size, seed, repeats, progress)
     per_sample = {k: statistics.median(v) / len(timing_noise) for k, v in seconds.items()}
 
     results: Dict[str, Any] = {}
@@ -211,11 +231,8 @@ def measure_diffusion(teacher: Sequence[str], students: Sequence[Any], classifie
         key = entry['key']
         grid = None
         if grid_dir:
-            grid = save_sample_grid(samples[key][:grid_count], osp.join(grid_dir, f'{key}.png'),
-                                    nrow=grid_nrow, scale=grid_scale)
-            if grids_to:
-                os.makedirs(grids_to, exist_ok=True)
-                shutil.copyfile(grid, osp.join(grids_to, f'diffusion_{key}.png'))
+            grid = _save_grid(samples[key][:grid_count], key, grid_dir, grids_to, grid_nrow,
+                              grid_scale)
         results[key] = dict(
             label=entry['label'], model=entry['model'], sampler=entry['sampler'],
             steps=entry['steps'], timesteps=entry['timesteps'],

@@ -13,7 +13,7 @@ image of a {class}.'``). Items, by ``inputs``:
            data_samples=dict(labels=int, sample_idx=int, view=int))
 
 * ``'points'`` (train / evaluate a point student such as
-  :class:`~mmkd.crossmodal.models.PointCLIPEncoder`; a ``Distill`` teacher spec with
+  :class:`~mmkd.crossmodal.models.ULIPPointEncoder`; a ``Distill`` teacher spec with
   ``inputs='batch.clip_inputs'`` gives the CLIP teacher the rendered view and the caption)::
 
       dict(inputs=FloatTensor[N, 3],

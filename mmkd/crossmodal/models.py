@@ -3,7 +3,7 @@
 * :class:`MultiViewImageClassifier`: an MVCNN-style image teacher on the rendered depth views of
   a point cloud (:class:`mmkd.pointcloud.views.PointCloudWithViews` puts them in
   ``data_samples['views']``); a ``Distill`` teacher spec with ``inputs='batch.views'`` feeds it.
-* :class:`PointCLIPEncoder`: a point-cloud encoder projected into a CLIP embedding space
+* :class:`ULIPPointEncoder`: a point-cloud encoder projected into a CLIP embedding space
   (ULIP-style student), with CLIP-style zero-shot classification from a frozen text tower.
 
 Both are MMEngine ``BaseModel`` s with the modes of
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from mmkd.registry import MODELS
 from mmkd.shared.classifier import conv_bn_relu, predictions, sample_labels
 
-__all__ = ['MultiViewImageClassifier', 'ViewMaxPool', 'PointCLIPEncoder']
+__all__ = ['MultiViewImageClassifier', 'ViewMaxPool', 'ULIPPointEncoder']
 
 
 class ViewMaxPool(nn.Module):
@@ -128,7 +128,7 @@ def _load_class_embeds(class_embeds: Any) -> Tensor:
 
 
 @MODELS.register_module()
-class PointCLIPEncoder(BaseModel):
+class ULIPPointEncoder(BaseModel):
     """A point-cloud encoder mapped into a CLIP embedding space (the 3D encoder of ULIP, Xue et
     al., CVPR 2023), with zero-shot classification against CLIP class text embeddings.
 
@@ -208,7 +208,7 @@ class PointCLIPEncoder(BaseModel):
     def _build_classifier(self, zero_shot: Optional[dict], text_encoder: Optional[dict],
                           class_embeds: Any) -> Optional[Tensor]:
         if class_embeds is not None and text_encoder is not None:
-            raise ValueError('PointCLIPEncoder: give either class_embeds (precomputed) or '
+            raise ValueError('ULIPPointEncoder: give either class_embeds (precomputed) or '
                              'text_encoder + zero_shot, not both')
         if zero_shot is not None:
             if not isinstance(zero_shot, dict) or 'classes' not in zero_shot or \
@@ -220,7 +220,7 @@ class PointCLIPEncoder(BaseModel):
             classifier = _load_class_embeds(class_embeds)
         elif text_encoder is not None:
             if zero_shot is None or 'templates' not in zero_shot:
-                raise ValueError('PointCLIPEncoder: text_encoder needs zero_shot=dict(classes='
+                raise ValueError('ULIPPointEncoder: text_encoder needs zero_shot=dict(classes='
                                  '[...], templates=[...])')
             encoder = MODELS.build(text_encoder)
             if not hasattr(encoder, 'set_zero_shot'):
@@ -233,7 +233,7 @@ class PointCLIPEncoder(BaseModel):
             del encoder
         else:
             if zero_shot is not None:
-                raise ValueError('PointCLIPEncoder: zero_shot needs a text source: text_encoder '
+                raise ValueError('ULIPPointEncoder: zero_shot needs a text source: text_encoder '
                                  '(an OpenCLIPModel config) or class_embeds')
             return None
         if classifier.shape[1] != self.embed_dim:
@@ -251,7 +251,7 @@ class PointCLIPEncoder(BaseModel):
 
     def zero_shot_logits(self, point_embeds: Tensor) -> Tensor:
         if self.classifier is None:
-            raise RuntimeError('PointCLIPEncoder: no zero-shot classifier; give class_embeds or '
+            raise RuntimeError('ULIPPointEncoder: no zero-shot classifier; give class_embeds or '
                                'text_encoder + zero_shot')
         return self.logit_scale * point_embeds @ self.classifier.to(point_embeds.dtype).t()
 

@@ -242,61 +242,15 @@ def project_depth_views(points: Tensor, batch: Optional[Tensor] = None, num_view
     base = (batch.unsqueeze(0) * num_v + torch.arange(num_v, device=pos.device).unsqueeze(1)) * hw
     trash = num_b * num_v * hw  # one extra slot collects everything outside the images
 
-    def hard() -> Tensor:
-        # z-buffer: the nearest (brightest) point of every pixel, then square splats as a max
-        # filter (exactly the max over the points whose own pixel is within r, in Chebyshev
-        # distance, since the background 0 is below every intensity)
-        index = torch.where(in_frame, base + row * size + col, trash).reshape(-1)
-        out = torch.zeros(trash + 1, dtype=pos.dtype, device=pos.device)
-        out.scatter_reduce_(0, index, intensity.detach().reshape(-1), 'amax', include_self=True)
-        if r > 0:
-            out = torch.cat([_dilate(out[:-1].view(num_b * num_v, size, size), r).reshape(-1),
-                             out[-1:]])
-        return out
-
-    if not differentiable:
-        flat = hard()
-        images = flat[:-1].view(num_b, num_v, 1, size, size)
+    slots = (base, trash, size)
+    flat = None  # the hard images (trash slot last): the output, or the pixels' visibility
+    if not differentiable or return_pixels:
+        flat = _hard_splats(row, col, in_frame, intensity.detach(), slots, r, num_b * num_v)
+    if differentiable:
+        images = _soft_splats(x, y, row, col, in_frame, intensity, slots, r, sigma)
     else:
-        if sigma <= 0:
-            raise ValueError(f'sigma must be > 0, got {sigma}')
-        window = r + int(math.ceil(3 * sigma))
-        # points in front-to-back order within every view (all window entries of a point share
-        # its depth), so one stable sort by pixel later gives per-pixel depth order
-        near = torch.argsort(intensity.detach(), dim=1, descending=True, stable=True)  # [V, N]
-        xs, ys, value = x.gather(1, near), y.gather(1, near), intensity.gather(1, near)
-        rows, cols = row.gather(1, near).unsqueeze(-1), col.gather(1, near).unsqueeze(-1)
-        drow, dcol = _square_offsets(window, pos.device)
-        rr, cc = rows + drow, cols + dcol  # [V, N, K]
-        ok = (rr >= 0) & (rr < size) & (cc >= 0) & (cc < size) & \
-            in_frame.gather(1, near).unsqueeze(-1)
-        index = base.gather(1, near).unsqueeze(-1) + rr * size + cc
-        half = r + 0.5
-        c = 1 / (math.sqrt(2) * sigma)
-
-        def box(d: Tensor) -> Tensor:  # mass of N(0, sigma^2) in [d - half, d + half]
-            return 0.5 * (torch.erf((half - d) * c) + torch.erf((half + d) * c))
-
-        f = box(cc + 0.5 - xs.unsqueeze(-1)) * box(rr + 0.5 - ys.unsqueeze(-1))  # [V, N, K]
-        keep = ok & (f.detach() > 1e-12)  # truncation: drops entries with f < 1e-12
-        index, f = index[keep], f[keep]
-        value = value.unsqueeze(-1).expand_as(keep)[keep]
-        order = torch.argsort(index, stable=True)
-        index, f, value = index[order], f[order], value[order]
-        # transmittance in front of each entry: exp(sum of log(1 - f) over the nearer entries
-        # of its pixel) = a global exclusive cumulative sum (float64) minus its value at the
-        # pixel's first entry (gathered, so gradients of other pixels' entries cancel exactly)
-        log_t = torch.log1p(-f.clamp(max=1 - 1e-6)).double()
-        before = torch.cumsum(log_t, 0) - log_t
-        position = torch.arange(index.numel(), device=pos.device)
-        starts = torch.ones_like(index, dtype=torch.bool)
-        starts[1:] = index[1:] != index[:-1]
-        start = torch.cummax(torch.where(starts, position, 0), 0).values
-        transmittance = (before - before[start]).exp().to(f.dtype)
-        out = torch.zeros(trash + 1, dtype=pos.dtype, device=pos.device)
-        out = out.scatter_add(0, index, f * transmittance * value)
-        images = out[:-1].view(num_b, num_v, 1, size, size)
-        flat = hard() if return_pixels else None
+        images = flat[:-1]
+    images = images.view(num_b, num_v, 1, size, size)
 
     if not return_pixels:
         return images
@@ -304,6 +258,68 @@ def project_depth_views(points: Tensor, batch: Optional[Tensor] = None, num_view
     visible = in_frame & (flat[centre] == intensity.detach())
     pixels = torch.stack([row.clamp(0, size - 1), col.clamp(0, size - 1)], dim=-1)
     return images, pixels, visible
+
+
+def _hard_splats(row: Tensor, col: Tensor, in_frame: Tensor, intensity: Tensor,
+                 slots: Tuple[Tensor, int, int], r: int, num_images: int) -> Tensor:
+    """The hard images, flat, with the trash slot last: a z-buffer keeps the nearest
+    (brightest) point of every pixel, then square splats act as a max filter (exactly the max
+    over the points whose own pixel is within ``r``, in Chebyshev distance, since the background
+    0 is below every intensity)."""
+    base, trash, size = slots
+    index = torch.where(in_frame, base + row * size + col, trash).reshape(-1)
+    out = torch.zeros(trash + 1, dtype=intensity.dtype, device=intensity.device)
+    out.scatter_reduce_(0, index, intensity.reshape(-1), 'amax', include_self=True)
+    if r > 0:
+        out = torch.cat([_dilate(out[:-1].view(num_images, size, size), r).reshape(-1),
+                         out[-1:]])
+    return out
+
+
+def _soft_splats(x: Tensor, y: Tensor, row: Tensor, col: Tensor, in_frame: Tensor,
+                 intensity: Tensor, slots: Tuple[Tensor, int, int], r: int,
+                 sigma: float) -> Tensor:
+    """The soft images, flat (Gaussian splats alpha-composited front to back; see
+    :func:`project_depth_views`), differentiable w.r.t. ``x``, ``y`` and ``intensity``."""
+    base, trash, size = slots
+    if sigma <= 0:
+        raise ValueError(f'sigma must be > 0, got {sigma}')
+    window = r + int(math.ceil(3 * sigma))
+    # points in front-to-back order within every view (all window entries of a point share
+    # its depth), so one stable sort by pixel later gives per-pixel depth order
+    near = torch.argsort(intensity.detach(), dim=1, descending=True, stable=True)  # [V, N]
+    xs, ys, value = x.gather(1, near), y.gather(1, near), intensity.gather(1, near)
+    rows, cols = row.gather(1, near).unsqueeze(-1), col.gather(1, near).unsqueeze(-1)
+    drow, dcol = _square_offsets(window, x.device)
+    rr, cc = rows + drow, cols + dcol  # [V, N, K]
+    ok = (rr >= 0) & (rr < size) & (cc >= 0) & (cc < size) & \
+        in_frame.gather(1, near).unsqueeze(-1)
+    index = base.gather(1, near).unsqueeze(-1) + rr * size + cc
+    half = r + 0.5
+    c = 1 / (math.sqrt(2) * sigma)
+
+    def box(d: Tensor) -> Tensor:  # mass of N(0, sigma^2) in [d - half, d + half]
+        return 0.5 * (torch.erf((half - d) * c) + torch.erf((half + d) * c))
+
+    f = box(cc + 0.5 - xs.unsqueeze(-1)) * box(rr + 0.5 - ys.unsqueeze(-1))  # [V, N, K]
+    keep = ok & (f.detach() > 1e-12)  # truncation: drops entries with f < 1e-12
+    index, f = index[keep], f[keep]
+    value = value.unsqueeze(-1).expand_as(keep)[keep]
+    order = torch.argsort(index, stable=True)
+    index, f, value = index[order], f[order], value[order]
+    # transmittance in front of each entry: exp(sum of log(1 - f) over the nearer entries
+    # of its pixel) = a global exclusive cumulative sum (float64) minus its value at the
+    # pixel's first entry (gathered, so gradients of other pixels' entries cancel exactly)
+    log_t = torch.log1p(-f.clamp(max=1 - 1e-6)).double()
+    before = torch.cumsum(log_t, 0) - log_t
+    position = torch.arange(index.numel(), device=x.device)
+    starts = torch.ones_like(index, dtype=torch.bool)
+    starts[1:] = index[1:] != index[:-1]
+    start = torch.cummax(torch.where(starts, position, 0), 0).values
+    transmittance = (before - before[start]).exp().to(f.dtype)
+    out = torch.zeros(trash + 1, dtype=x.dtype, device=x.device)
+    out = out.scatter_add(0, index, f * transmittance * value)
+    return out[:-1]
 
 
 # ----------------------------------------------------------------------------- meshes

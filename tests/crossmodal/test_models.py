@@ -1,11 +1,11 @@
-"""Cross-modal models: MVCNN teacher on depth views, PointCLIPEncoder (zero-shot), and Distill
+"""Cross-modal models: MVCNN teacher on depth views, ULIPPointEncoder (zero-shot), and Distill
 runs of an image teacher reading ``batch.views`` into point-cloud students."""
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.dataset import default_collate
 
-from mmkd.crossmodal.models import MultiViewImageClassifier, PointCLIPEncoder
+from mmkd.crossmodal.models import MultiViewImageClassifier, ULIPPointEncoder
 from mmkd.distill import Distill
 from mmkd.distill.recorders import RecorderGroup
 from mmkd.pointcloud.views import PointCloudWithViews, project_depth_views
@@ -63,9 +63,9 @@ def test_multiview_input_errors():
         model(views(), mode='nope')
 
 
-# ----------------------------------------------------------------------------- PointCLIPEncoder
+# ----------------------------------------------------------------------------- ULIPPointEncoder
 def encoder(**kwargs):
-    cfg = dict(type='PointCLIPEncoder', embed_dim=6, backbone=POINTNET)
+    cfg = dict(type='ULIPPointEncoder', embed_dim=6, backbone=POINTNET)
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
@@ -77,7 +77,7 @@ def clouds(b=4, n=32, seed=0):
 def test_point_clip_encoder_embeds_and_zero_shot_predictions():
     class_embeds = torch.randn(3, 6, generator=torch.Generator().manual_seed(1))
     model = encoder(class_embeds=class_embeds, logit_scale=50.0).eval()
-    assert isinstance(model, PointCLIPEncoder)
+    assert isinstance(model, ULIPPointEncoder)
     x = clouds()
     group = RecorderGroup(model, dict(embed='point_embed', pool='backbone.pool'), 'test')
     with group:
@@ -184,7 +184,7 @@ def test_distill_mvcnn_teacher_on_views_into_pointnet_kd(shape_batch):
 
 def test_distill_ppkt_and_ulip_style_losses_through_the_distiller(shape_batch):
     """PPKT on per-point PointNet features vs the teacher's view maps (pixels from
-    project_depth_views of the same points), and the InfoNCE between the PointCLIPEncoder
+    project_depth_views of the same points), and the InfoNCE between the ULIPPointEncoder
     embedding and the teacher's pooled view feature."""
     points = shape_batch['inputs']
     data_samples = dict(shape_batch['data_samples'])
@@ -195,7 +195,7 @@ def test_distill_ppkt_and_ulip_style_losses_through_the_distiller(shape_batch):
                         point_batch=torch.arange(b).repeat_interleave(n))
     torch.manual_seed(0)
     algo = Distill(
-        student=dict(type='PointCLIPEncoder', embed_dim=8, backbone=POINTNET),
+        student=dict(type='ULIPPointEncoder', embed_dim=8, backbone=POINTNET),
         teachers=dict(teacher=dict(model=TEACHER, inputs='batch.views')),
         distiller=dict(
             recorders=dict(student=dict(points='backbone.encoder', embed='point_embed'),

@@ -13,7 +13,7 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from mmkd.benchmark.edge_export import count_macs, count_used_parameters
+from mmkd.benchmark.edge_export_cost import count_macs, count_used_parameters
 from mmkd.engine.graph_export import (FORMATS, edge_graphs, export_graph, export_model,
                                       export_student_edge)
 from mmkd.fileio import atomic_torch_save

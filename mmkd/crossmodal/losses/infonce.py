@@ -52,7 +52,7 @@ class CrossModalInfoNCELoss(nn.Module):
 
         model = dict(
             type='Distill',
-            student=dict(type='PointCLIPEncoder', embed_dim=512,
+            student=dict(type='ULIPPointEncoder', embed_dim=512,
                          backbone=dict(type='PointNetClassifier', num_classes=1)),
             teachers=dict(clip=dict(model=dict(type='OpenCLIPModel', model_name='ViT-B-16',
                                                pretrained='work_dirs/clip/vit_b16.pt'),
