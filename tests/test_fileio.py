@@ -12,11 +12,11 @@ import torch
 from mmengine.fileio import get_file_backend
 from mmengine.logging import HistoryBuffer
 
+from conftest import REPO
 from mmkd import fileio
 from mmkd.fileio import (AtomicLocalBackend, allow_mmengine_checkpoint_types,
                          atomic_torch_save, load_state_dict_file, load_weights)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 STUDENT_CONFIG = osp.join(REPO, 'configs', 'digits', 'cnn_student_digits.py')
 
 # Set by ``_record_call`` if an unpickled checkpoint ever managed to call it.

@@ -1,4 +1,5 @@
 """tools/benchmark.py diffusion on tiny random UNets: JSON keys, metrics, grids and docs rows."""
+from conftest import REPO
 import hashlib
 import importlib.util
 import json
@@ -10,7 +11,6 @@ import sys
 import pytest
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_UNET = dict(sample_size=16, in_channels=1, out_channels=1, block_out_channels=(8, 16),
                  layers_per_block=1, norm_num_groups=4)
 # v-prediction: a random epsilon UNet's x0 at t=999 is ~1e4 x the noise, so every sampler would

@@ -1,11 +1,9 @@
 """tools/benchmark.py edge-export on a tiny budget: JSON, exported graphs and the docs row."""
+from conftest import REPO
 import json
 import os
-import os.path as osp
 import subprocess
 import sys
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def test_edge_export_writes_json_exports_and_docs_row(tmp_path):

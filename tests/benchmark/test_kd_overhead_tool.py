@@ -1,14 +1,12 @@
 """tools/benchmark.py kd-overhead on a tiny budget: JSON keys, ratio and the docs row."""
 import json
-import os.path as osp
 import subprocess
 import sys
 
 import torch
 
+from conftest import REPO
 from mmkd.benchmark.report import append_row
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def test_kd_overhead_writes_json_and_docs_row(tmp_path):

@@ -1,10 +1,8 @@
 """tools/benchmark.py pointcloud-ops on tiny sizes: JSON keys, speed-ups and the docs row."""
+from conftest import REPO
 import json
-import os.path as osp
 import subprocess
 import sys
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def test_pointcloud_ops_writes_json_and_docs_row(tmp_path):

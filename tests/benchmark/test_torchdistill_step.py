@@ -3,7 +3,6 @@ import copy
 
 import pytest
 import torch
-import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 
 from mmkd.benchmark.torchdistill_step import import_torchdistill, torchdistill_kd_step

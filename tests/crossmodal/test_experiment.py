@@ -11,10 +11,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import REPO
 from mmkd.fileio import load_state_dict_file
 from mmkd.engine.experiment import read_scalars, report_table, run_experiment
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'crossmodal')
 
 

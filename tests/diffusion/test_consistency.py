@@ -8,6 +8,7 @@ import torch
 from diffusers import DDIMScheduler, LCMScheduler
 from mmengine.optim import OptimWrapper
 
+from conftest import TINY_UNET
 from mmkd.diffusion.methods import (ConsistencyDistillation, boundary_scalings,
                                     consistency_sample, lcm_timesteps, pseudo_huber)
 from mmkd.diffusion.methods.consistency import (consistency_function,
@@ -17,8 +18,6 @@ from mmkd.diffusion.pipeline_export import export_consistency_pipeline
 from mmkd.engine.runner import build_runner
 from mmkd.fileio import load_state_dict_file
 from mmkd.registry import MODELS
-
-TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
 
 
 def teacher_checkpoint(tmp_path, prediction_type='v_prediction', seed=0):

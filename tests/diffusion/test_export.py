@@ -10,14 +10,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import REPO, TINY_UNET
 from mmkd.diffusion.edge_graphs import check_onnx_unet, export_unet_onnx
 from mmkd.diffusion.models import DiffusionModel
 from mmkd.diffusion.pipeline_export import export_pipeline
 from mmkd.diffusion.sampling import sample_like_pipeline
 from mmkd.engine.student import build_student
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
 ENV = dict(os.environ, OMP_NUM_THREADS='1')
 
 # Runs in a fresh interpreter: stock diffusers only, never mmkd.

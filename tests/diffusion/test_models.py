@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY_UNET
 from mmkd.diffusion.models import DiffusionModel
 from mmkd.diffusion.sampling import ddim_sample, ddim_timesteps
 from mmkd.fileio import has_ema_weights, load_state_dict_file, read_checkpoint
 from mmkd.registry import MODELS
-
-TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
 
 
 def tiny_model(prediction_type='epsilon', seed=0):

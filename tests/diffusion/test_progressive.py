@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from conftest import TINY_UNET
 from mmkd.diffusion.methods import ProgressiveDistillation
 from mmkd.diffusion.methods.progressive import pd_x0_target
 from mmkd.diffusion.models import DiffusionModel
@@ -9,8 +10,6 @@ from mmkd.diffusion.pipeline_export import export_pipeline
 from mmkd.diffusion.sampling import alpha_at, ddim_step, pipeline_noise, training_target
 from mmkd.engine.student import build_student
 from mmkd.registry import MODELS
-
-TINY_UNET = dict(sample_size=8, block_out_channels=(8, 16), norm_num_groups=4)
 
 
 def teacher_checkpoint(tmp_path, prediction_type='epsilon', seed=0):

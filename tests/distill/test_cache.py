@@ -14,6 +14,7 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import default_collate
 
+from conftest import REPO
 from mmkd.distill.cache import (TeacherCache, TeacherCacheDataset, TeacherCacheError,
                                 TeacherCacheMismatchError, seeded_rngs, write_teacher_cache)
 from mmkd.distill.cache.writer import _RecordingSplitter
@@ -21,7 +22,6 @@ from mmkd.distill.teacher import TeacherSpec
 from mmkd.engine.runner import load_config, train
 from mmkd.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUM_SAMPLES, NUM_AUGS = 40, 3
 # FitNets + KD, plus the teacher's input images so that a test can compare them with the replay
 FITNET_DISTILLER = dict(

@@ -15,9 +15,9 @@ import time
 import pytest
 import torch
 
+from conftest import REPO
 from mmkd.fileio import allow_mmengine_checkpoint_types
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
 KD_CONFIG = osp.join(REPO, 'configs', 'digits', 'kd_cnn_digits.py')
 DIST_TRAIN = osp.join(REPO, 'tools', 'dist_train.sh')

@@ -13,13 +13,13 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
+from conftest import REPO
 from mmkd.benchmark.edge_export_cost import count_macs, count_used_parameters
 from mmkd.engine.graph_export import (FORMATS, edge_graphs, export_graph, export_model,
                                       export_student_edge)
 from mmkd.fileio import atomic_torch_save
 from mmkd.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLIP_CFG = dict(embed_dim=16,
                 vision_cfg=dict(image_size=16, layers=1, width=16, patch_size=8, head_width=8),
                 text_cfg=dict(context_length=12, vocab_size=49408, width=16, heads=2, layers=1))

@@ -9,13 +9,13 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import REPO
 from mmkd.engine.experiment import (count_params, first_sample, gap_closed, plot_gap_curves,
                                     read_scalars, report_table, run_experiment, validation_curve)
 from mmkd.engine.student import deployable_module
 from mmkd.fileio import load_state_dict_file
 from mmkd.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(REPO, 'configs', 'digits')
 METRIC = 'accuracy/top1'
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import REPO
 from mmkd.engine.student import export_student, student_config, student_prefix
 from mmkd.fileio import atomic_torch_save, load_state_dict_file
 from mmkd.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 KD_CONFIG = osp.join(REPO, 'configs', 'digits', 'kd_cnn_digits.py')
 STUDENT_CONFIG = osp.join(REPO, 'configs', 'digits', 'cnn_student_digits.py')
 

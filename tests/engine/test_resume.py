@@ -14,9 +14,9 @@ import time
 import pytest
 import torch
 
+from conftest import REPO
 from mmkd.fileio import allow_mmengine_checkpoint_types
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
 STUDENT_CONFIG = osp.join(REPO, 'configs', 'digits', 'cnn_student_digits.py')
 

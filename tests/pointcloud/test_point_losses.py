@@ -9,13 +9,9 @@ import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 
 import mmkd.pointcloud  # noqa: F401  (registers the losses)
+from conftest import randn
 from mmkd.distill import Distill
 from mmkd.registry import LOSSES
-
-
-def randn(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
 
 
 def cloud_batch(sizes):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import REPO
 from mmkd.pointcloud.visualize import (CORRECT_COLOR, NEUTRAL_COLOR, WRONG_COLOR, pick_indices,
                                        predict_samples, render_samples, sample_color,
                                        sample_title)
@@ -16,7 +17,6 @@ from mmkd.pointcloud.visualize import (CORRECT_COLOR, NEUTRAL_COLOR, WRONG_COLOR
 pytest.importorskip('open3d')
 Image = pytest.importorskip('PIL.Image')
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = 'configs/pointcloud/pointnet_teacher_shapes.py'
 TOOL = os.path.join(REPO, 'tools', 'render_pointclouds.py')
 

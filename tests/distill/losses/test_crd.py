@@ -5,14 +5,10 @@ import math
 import pytest
 import torch
 
+from conftest import randn
 from mmkd.registry import LOSSES
 
 NUM_DATA, EMBED, K, T, MOMENTUM, EPS = 10, 3, 3, 0.5, 0.3, 1e-7
-
-
-def randn(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
 
 
 def build():

@@ -2,12 +2,8 @@
 import pytest
 import torch
 
+from conftest import randn
 from mmkd.registry import LOSSES
-
-
-def randn(*shape, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64)
 
 
 @pytest.mark.parametrize('shape', [(4, 6), (2, 3, 4, 5)])
