@@ -1,9 +1,12 @@
 """Cross-modal losses: golden values against independent loops, gradients, errors."""
 import math
+import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 
+from conftest import REPO
 from mmkd.crossmodal.losses import CrossModalInfoNCELoss, PointPixelContrastiveLoss
 from mmkd.pointcloud.views import project_depth_views
 from mmkd.registry import LOSSES
@@ -215,12 +218,22 @@ def test_infonce_gradients_student_and_learnable_scale_only():
 
 
 def test_ulip_recipe_is_two_instances_of_one_registered_loss():
+    """configs/crossmodal/ulip_pointclip_shapes.py: the point-text and the point-image terms are
+    two CrossModalInfoNCELoss instances, each learning its own logit scale from its own term."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'crossmodal', 'ulip_pointclip_shapes.py'))
+    specs = cfg.model.distiller.losses
+    assert sorted(specs) == ['loss_pc_image', 'loss_pc_text']
+    pc_text, pc_image = (LOSSES.build({k: v for k, v in specs[name].items() if k != 'inputs'})
+                         for name in ('loss_pc_text', 'loss_pc_image'))
+    assert type(pc_text) is type(pc_image) is LOSSES.get('CrossModalInfoNCELoss')
     student, text = embeds(0)
     _, image = embeds(1, v=2)
-    pc_text = LOSSES.build(dict(type='CrossModalInfoNCELoss', learnable=True))
-    pc_image = LOSSES.build(dict(type='CrossModalInfoNCELoss', learnable=True))
-    total = pc_text(student, text) + pc_image(student, image)
-    assert torch.isfinite(total)
+    alone = [torch.autograd.grad(loss(student, teacher), loss.log_scale)[0]
+             for loss, teacher in ((pc_text, text), (pc_image, image))]
+    (pc_text(student, text) + pc_image(student, image)).backward()
+    torch.testing.assert_close(pc_text.log_scale.grad, alone[0])
+    torch.testing.assert_close(pc_image.log_scale.grad, alone[1])
+    assert not torch.allclose(alone[0], alone[1])
 
 
 def test_infonce_errors_name_tensors():

@@ -240,7 +240,15 @@ def test_two_losses_with_the_same_key_are_rejected():
 
 
 def test_recording_an_unrecorded_model_is_a_no_op():
+    """A model without recorders (or a name that is no model) records nothing: no hooks while
+    it runs, and the recordings of the others, and so the losses, stay as they were."""
     nets = models()
-    distiller = build(dict(loss_kd=KD), nets=nets)
-    with distiller.recording('teacher2_not_there'):
-        pass
+    recorders = {k: v for k, v in RECORDERS.items() if k != 'teacher2'}
+    distiller = build(dict(loss_kd=KD), recorders=recorders, nets=nets)
+    x = torch.randn(2, 1, 4, 4)
+    expected = run(distiller, {k: nets[k] for k in ('student', 'teacher')}, x)
+    for owner, net in (('teacher2', nets['teacher2']), ('not_a_model', nets['student'])):
+        with distiller.recording(owner):
+            assert not any(m._forward_hooks for m in net.modules())
+            net(torch.randn(2, 1, 4, 4))
+    torch.testing.assert_close(distiller.compute_losses(None), expected)

@@ -296,7 +296,13 @@ def test_mmengine_train_step(name):
     pos, batch = clouds([32, 40])
     optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01))
     data = dict(inputs=dict(pos=pos, batch=batch), data_samples=dict(labels=torch.tensor([0, 1])))
+    before = [p.detach().clone() for p in model.parameters()]
     log_vars = model.train_step(data, optim)
-    assert torch.isfinite(log_vars['loss'])
+    assert torch.isfinite(log_vars['loss']) and log_vars['loss'] == log_vars['loss_cls'] > 0
+    changed = [not torch.equal(p, q) for p, q in zip(model.parameters(), before)]
+    assert any(changed) and all(torch.isfinite(p).all() for p in model.parameters())
     outputs = model.val_step(data)
-    assert len(outputs) == 2 and 'gt_label' in outputs[0]
+    assert [int(o['gt_label']) for o in outputs] == [0, 1]
+    for o in outputs:
+        assert int(o['pred_label']) == int(o['scores'].argmax())
+        assert float(o['scores'].sum()) == pytest.approx(1.0, abs=1e-5)
