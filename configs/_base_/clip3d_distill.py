@@ -6,7 +6,7 @@
 # supervised loss (labels through that classifier) is off (student_loss_weight=0) unless a
 # config turns it on, so the students learn from the teacher's embeddings only.
 _base_ = ['./default_runtime.py', './datasets/shape_view_captions.py',
-          './models/clip_shapes.py']
+          './models/clip_shapes.py', './schedules/shapes_30e.py']
 train_dataloader = dict(dataset=dict(inputs='points'))
 val_dataloader = dict(dataset=dict(inputs='points'))
 test_dataloader = val_dataloader
@@ -30,10 +30,4 @@ model = dict(
                        clip=dict(text='text_embed', image='image_embed')),
         losses=dict()))
 # Adam with a cosine decay over 30 epochs (15 iterations each at batch 64)
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-4))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=30, by_epoch=True,
-                        convert_to_iter_based=True)]
-train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=5)
-val_cfg = dict()
-test_cfg = dict()
 default_hooks = dict(logger=dict(interval=5))

@@ -1,4 +1,7 @@
 default_scope = 'mmkd'
+# The loss inputs of logit distillation (KD, DIST, ...), for the distillation configs to share:
+# inputs={{_base_.kd_inputs}}
+kd_inputs = dict(student_logits='student.logits', teacher_logits='teacher.logits')
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),

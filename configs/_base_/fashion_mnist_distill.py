@@ -8,7 +8,6 @@ student_cfg = dict(type='ConvClassifier', channels=(4, 8, 16), convs_per_stage=1
 # Written by `python tools/train.py configs/fashion_mnist/resnet_teacher_fmnist.py --work-dir
 # work_dirs/fashion_mnist/resnet_teacher` (the experiments point here too).
 teacher_checkpoint = 'work_dirs/fashion_mnist/resnet_teacher/epoch_15.pth'
-kd_inputs = dict(student_logits='student.logits', teacher_logits='teacher.logits')
 feat_inputs = dict(student_feats='student.feat', teacher_feats='teacher.feat')
 model = dict(
     type='Distill',

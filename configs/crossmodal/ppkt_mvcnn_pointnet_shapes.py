@@ -13,5 +13,4 @@ model = dict(distiller=dict(
                            teacher_maps='teacher.maps', pixels='batch.pixels',
                            visible='batch.visible')),
         loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=1.0,
-                     inputs=dict(student_logits='student.logits',
-                                 teacher_logits='teacher.logits')))))
+                     inputs={{_base_.kd_inputs}}))))

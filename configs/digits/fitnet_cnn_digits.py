@@ -9,5 +9,4 @@ model = dict(distiller=dict(
                          inputs=dict(student_feats=dict(source='student.feat', connector='feat_s'),
                                      teacher_feats='teacher.hint')),
         loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=1.0,
-                     inputs=dict(student_logits='student.logits',
-                                 teacher_logits='teacher.logits')))))
+                     inputs={{_base_.kd_inputs}}))))

@@ -10,5 +10,4 @@ model = dict(distiller=dict(
                                     batch='teacher.batch', pos='teacher.pos',
                                     student_batch='student.batch')),
         loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=1.0,
-                     inputs=dict(student_logits='student.logits',
-                                 teacher_logits='teacher.logits')))))
+                     inputs={{_base_.kd_inputs}}))))

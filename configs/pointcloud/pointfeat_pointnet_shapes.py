@@ -11,5 +11,4 @@ model = dict(distiller=dict(
             teacher_feats='teacher.feat', teacher_pos='teacher.pos',
             teacher_batch='teacher.batch')),
         loss_kd=dict(type='KDLoss', temperature=4.0, loss_weight=1.0,
-                     inputs=dict(student_logits='student.logits',
-                                 teacher_logits='teacher.logits')))))
+                     inputs={{_base_.kd_inputs}}))))
