@@ -1,10 +1,14 @@
 """The ``Distill`` algorithm with ConvClassifier student and teachers: offline KD, a real
 ``train_step``, EMA self-distillation, teacher-free self-distillation and multiple teachers."""
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 
+from conftest import REPO
 from mmkd.distill import Distill
 from mmkd.registry import LOSSES, MODELS
 
@@ -233,3 +237,25 @@ def test_student_module_instead_of_config():
                                   losses=dict(kd=KD)))
     assert algo.student is student
     assert set(algo.loss(*batch())) == {'student.loss_cls', 'distill.loss_kd'}
+
+
+def test_mlp_connector_config_regresses_the_teachers_pooled_feature():
+    """configs/digits/featkd_mlp_cnn_digits.py: the student's pooled feature goes through the
+    MLP connector to the teacher's; one step trains student and connector, not the teacher."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'digits', 'featkd_mlp_cnn_digits.py'))
+    cfg.model.teachers.teacher.checkpoint = None       # random teacher: no training run needed
+    torch.manual_seed(0)
+    algo = MODELS.build(cfg.model)
+    assert type(algo.distiller.connectors['feat_s']).__name__ == 'MLPConnector'
+    x, samples = batch()
+    with torch.no_grad():
+        feat = algo.distiller.connectors['feat_s'](algo.student.pool(algo.student.backbone(x)))
+        target = algo.teachers['teacher'].pool(algo.teachers['teacher'].backbone(x))
+    losses = algo.loss(x, samples)
+    torch.testing.assert_close(losses['distill.loss_feat'], F.mse_loss(feat, target))
+    connector, teacher = params(algo.distiller.connectors), snapshot(algo.teachers['teacher'])
+    algo.train_step(data(), optim_wrapper(algo))
+    assert all(not torch.equal(a, b)
+               for a, b in zip(connector, algo.distiller.connectors.parameters()))
+    for key, value in algo.teachers['teacher'].state_dict().items():
+        assert torch.equal(value, teacher[key]), key
