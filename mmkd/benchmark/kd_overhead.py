@@ -18,8 +18,10 @@ import copy
 import json
 import os
 import statistics
+import sys
 import tempfile
-from typing import Any, Callable, Dict, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import torch
 from mmengine.optim import OptimWrapper
@@ -59,10 +61,28 @@ def _cached_algorithm(cfg: Any, algorithm: torch.nn.Module, cache_dir: Optional[
     return cached, next(iter(Runner.build_dataloader(loader_cfg)))
 
 
+@contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: the profiler's C++ side (Kineto) prints
+    ``USDT ... profiler_start/stop`` lines there that no log level turns off."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def peak_step_memory(fn: Callable[[], Any]) -> int:
     """Peak bytes allocated on the CPU during one call of ``fn``, above the level at its start."""
     from torch.profiler import ProfilerActivity, profile
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with native_stderr_silenced(), profile(activities=[ProfilerActivity.CPU],
+                                           profile_memory=True) as prof:
         fn()
     with tempfile.TemporaryDirectory() as tmp_dir:
         trace = os.path.join(tmp_dir, 'trace.json')

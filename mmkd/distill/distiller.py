@@ -25,7 +25,7 @@ A loss input is ``'<model>.<recorder>'``, ``'batch.<field>'`` (a field of the ba
 The mapping is checked against each loss's ``forward`` signature when the distiller is built.
 """
 import inspect
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
 from mmengine.registry import build_from_cfg
@@ -78,6 +78,8 @@ class Distiller(nn.Module):
         self.loss_inputs: Dict[str, Dict[str, InputRef]] = {}
         self.loss_weights: Dict[str, float] = {}
         self.output_keys: Dict[str, str] = {}  # loss name -> key in the returned dict
+        self._compiled_inputs: Dict[str, List[Tuple[str, Any]]] = {}
+        self._shape_pairs: Dict[str, Tuple[Tuple[str, str], ...]] = {}
         for name, cfg in losses.items():
             self._add_loss(name, dict(cfg))
 
@@ -117,7 +119,11 @@ class Distiller(nn.Module):
         for arg, ref in inputs.items():
             self._check_ref(ref, f'{where}.inputs.{arg}')
         self.losses[name] = loss
-        self.loss_inputs[name] = inputs
+        self.loss_inputs[name] = dict(inputs)
+        # resolved once here, so that a step only reads the tensors
+        self._compiled_inputs[name] = [(arg, self._compile(ref, f'{where}.inputs.{arg}'))
+                                       for arg, ref in inputs.items()]
+        self._shape_pairs[name] = tuple(getattr(loss, 'shape_pairs', ()))
 
     def _check_ref(self, ref: InputRef, where: str) -> None:
         if isinstance(ref, (list, tuple)):
@@ -158,42 +164,65 @@ class Distiller(nn.Module):
             raise KeyError(f'{self.where}: {owner!r} is not a replayed model')
         group.set(values)
 
-    def _resolve(self, ref: InputRef, batch: Any, where: str) -> Any:
+    def _compile(self, ref: InputRef, where: str) -> Any:
+        """A checked reference as what a step needs to read it: a :class:`_Input`, or a list."""
         if isinstance(ref, (list, tuple)):
-            return [self._resolve(item, batch, f'{where}[{i}]') for i, item in enumerate(ref)]
+            return [self._compile(item, f'{where}[{i}]') for i, item in enumerate(ref)]
         connector = None
         if isinstance(ref, dict):
             connector = ref.get('connector')
             ref = ref['source']
         owner, name = ref.split('.', 1)
         if owner == 'batch':
-            value = _batch_field(batch, name, where)
-        else:
-            value = self.recorder_groups[owner].get(name, f'{where} ({ref!r})')
-            if owner in self.float_models and torch.is_tensor(value) \
-                    and value.is_floating_point():
-                value = value.float()
-        if connector is not None:
-            value = self.connectors[connector](value)
-        return value
+            return _Input(owner, name, None, None if connector is None else
+                          self.connectors[connector], False, where)
+        return _Input(owner, name, self.recorder_groups[owner],
+                      None if connector is None else self.connectors[connector],
+                      owner in self.float_models, f'{where} ({ref!r})')
+
+    def resolve(self, ref: InputRef, batch: Any = None) -> Any:
+        """The value a loss input reference has now (a tensor, a batch field, or a list)."""
+        self._check_ref(ref, f'{self.where}.resolve')
+        return _read(self._compile(ref, f'{self.where}.resolve'), batch)
 
     def compute_losses(self, batch: Any = None) -> Dict[str, Tensor]:
         """Run every loss on the recorded tensors; returns ``{'distill.<name>': value}``."""
         results = {}
         for name, loss in self.losses.items():
-            where = f'{self.where}.losses.{name}'
-            kwargs = {arg: self._resolve(ref, batch, f'{where}.inputs.{arg}')
-                      for arg, ref in self.loss_inputs[name].items()}
-            for arg_a, arg_b in getattr(loss, 'shape_pairs', ()):
+            kwargs = {arg: _read(ref, batch) for arg, ref in self._compiled_inputs[name]}
+            for arg_a, arg_b in self._shape_pairs[name]:
                 a, b = kwargs.get(arg_a), kwargs.get(arg_b)
                 if torch.is_tensor(a) and torch.is_tensor(b) and a.shape != b.shape:
                     raise ValueError(
-                        f'{where}: {arg_a} ({_describe(self.loss_inputs[name][arg_a])}, shape '
-                        f'{tuple(a.shape)}) and {arg_b} ({_describe(self.loss_inputs[name][arg_b])}'
-                        f', shape {tuple(b.shape)}) must have the same shape; add a connector '
-                        f'that maps the student tensor to the teacher shape')
+                        f'{self.where}.losses.{name}: {arg_a} '
+                        f'({_describe(self.loss_inputs[name][arg_a])}, shape {tuple(a.shape)}) '
+                        f'and {arg_b} ({_describe(self.loss_inputs[name][arg_b])}, shape '
+                        f'{tuple(b.shape)}) must have the same shape; add a connector that '
+                        'maps the student tensor to the teacher shape')
             results[self.output_keys[name]] = self.loss_weights[name] * loss(**kwargs)
         return results
+
+
+class _Input(NamedTuple):
+    """One loss input, resolved when the distiller is built: where to read it each step."""
+    owner: str                     # a model name, or 'batch'
+    name: str                      # its recorder, or the batch field
+    group: Any                     # the owner's recorder group (None for the batch)
+    connector: Optional[nn.Module]
+    to_float32: bool               # recorded in half precision
+    where: str                     # the config key, for errors
+
+
+def _read(ref: Any, batch: Any) -> Any:
+    if isinstance(ref, list):
+        return [_read(item, batch) for item in ref]
+    if ref.group is None:
+        value = _batch_field(batch, ref.name, ref.where)
+    else:
+        value = ref.group.get(ref.name, ref.where)
+        if ref.to_float32 and torch.is_tensor(value) and value.is_floating_point():
+            value = value.float()
+    return value if ref.connector is None else ref.connector(value)
 
 
 def _describe(ref: InputRef) -> str:

@@ -202,7 +202,7 @@ def test_list_references_resolve_to_lists():
                     teacher_logits=['teacher.logits', 'teacher2.logits']))), nets=nets)
     x = torch.randn(4, 1, 4, 4)
     losses = run(distiller, nets, x)
-    resolved = distiller._resolve(['teacher.logits', 'teacher2.logits'], None, 'w')
+    resolved = distiller.resolve(['teacher.logits', 'teacher2.logits'])
     assert isinstance(resolved, list) and len(resolved) == 2
     torch.testing.assert_close(resolved[0], nets['teacher'](x))
     torch.testing.assert_close(resolved[1], nets['teacher2'](x))

@@ -114,13 +114,13 @@ def test_half_precision_teacher_gives_float32_tensors(dtype, torch_dtype):
     losses = algo.loss(x, ds)
     raw = algo.distiller.recorder_groups['teacher'].recorders['logits'].data
     assert raw.dtype == torch_dtype
-    resolved = algo.distiller._resolve('teacher.logits', ds, 'test')
+    resolved = algo.distiller.resolve('teacher.logits', ds)
     assert resolved.dtype == torch.float32
     torch.testing.assert_close(resolved, raw.float(), rtol=0, atol=0)
     assert losses['distill.loss_kd'].dtype == torch.float32
     assert torch.isfinite(losses['distill.loss_kd'])
     # The student (float32) is not cast.
-    assert algo.distiller._resolve('student.logits', ds, 'test').dtype == torch.float32
+    assert algo.distiller.resolve('student.logits', ds).dtype == torch.float32
 
 
 def test_missing_checkpoint_names_key_and_path(tmp_path):
