@@ -13,7 +13,7 @@ import stat
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import numpy as np
 import torch
@@ -193,25 +193,31 @@ def load_state_dict_file(checkpoint: Checkpoint, where: str, prefix: Optional[st
     return state_dict
 
 
+def state_dict_mismatch(state_dict: Dict[str, Any], own: Dict[str, Any]) -> List[str]:
+    """What keeps ``state_dict`` from loading strictly into a model whose own state dict is
+    ``own``: a line each for its missing keys, unexpected keys and shape mismatches (none when
+    it fits)."""
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong_shape = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+                   for k, v in own.items()
+                   if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    return [f'  {len(keys)} {label}, e.g. {keys[:5]}'
+            for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
+                                ('shape mismatches', wrong_shape)) if keys]
+
+
 def load_weights(model: torch.nn.Module, checkpoint: Checkpoint, where: str,
                  prefix: Optional[str] = None, ema: Optional[bool] = None) -> None:
     """Load a checkpoint's weights (see :func:`load_state_dict_file`) into ``model`` strictly,
     with an error that lists what does not fit."""
     state_dict = load_state_dict_file(checkpoint, where, prefix, ema)
     own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong_shape = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
-                   for k, v in own.items()
-                   if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
-    if missing or unexpected or wrong_shape:
+    problems = state_dict_mismatch(state_dict, own)
+    if problems:
         under = f' (keys under {prefix!r})' if prefix else ''
         lines = [f'{where}: checkpoint {checkpoint_name(checkpoint)}{under} does not fit '
-                 f'{type(model).__name__}:']
-        for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
-                            ('shape mismatches', wrong_shape)):
-            if keys:
-                lines.append(f'  {len(keys)} {label}, e.g. {keys[:5]}')
+                 f'{type(model).__name__}:', *problems]
         hint = _prefix_hint(state_dict, own)
         if hint:
             lines.append(f'  hint: set prefix={hint!r}')

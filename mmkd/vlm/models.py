@@ -33,7 +33,7 @@ from mmengine.model import BaseModel
 from open_clip.transform import PreprocessCfg
 from torch import Tensor, nn
 
-from mmkd.fileio import CheckpointMismatchError, load_state_dict_file
+from mmkd.fileio import CheckpointMismatchError, load_state_dict_file, state_dict_mismatch
 from mmkd.registry import MODELS
 
 __all__ = ['OpenCLIPModel', 'clip_contrastive_loss']
@@ -252,21 +252,13 @@ class OpenCLIPModel(BaseModel):
             state_dict = {k[len('clip.'):]: v for k, v in state_dict.items()}
         state_dict = dict(state_dict)
         own = self.clip.state_dict()
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        if not missing and not unexpected:
+        if set(own) == set(state_dict):
             self._resize_position_embeddings(state_dict, own)
-        wrong_shape = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
-                       for k, v in own.items()
-                       if k in state_dict and state_dict[k].shape != v.shape]
-        if missing or unexpected or wrong_shape:
-            lines = [f'{where}: checkpoint {str(path)!r} does not fit {self.model_name!r} '
-                     f'(expected a raw open_clip state dict, or keys prefixed clip.):']
-            for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
-                                ('shape mismatches', wrong_shape)):
-                if keys:
-                    lines.append(f'  {len(keys)} {label}, e.g. {keys[:5]}')
-            raise CheckpointMismatchError('\n'.join(lines))
+        problems = state_dict_mismatch(state_dict, own)
+        if problems:
+            raise CheckpointMismatchError('\n'.join([
+                f'{where}: checkpoint {str(path)!r} does not fit {self.model_name!r} (expected a '
+                'raw open_clip state dict, or keys prefixed clip.):', *problems]))
         self.clip.load_state_dict(state_dict, strict=True)
         self._classifier = None
 
