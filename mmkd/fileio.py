@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 
+from mmkd.errors import ConfigError, MissingFileError, StateError, WrongTypeError
+
 try:
     from numpy._core import multiarray as _multiarray
 except ImportError:  # numpy 1.x
@@ -108,11 +110,8 @@ class AtomicLocalBackend(LocalBackend):
         atomic_write_bytes(obj.encode(encoding), filepath)
 
 
-class CheckpointMismatchError(KeyError):
+class CheckpointMismatchError(ConfigError):
     """A checkpoint whose keys do not fit the model; printed as written, over several lines."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 def safe_torch_load(path: str, where: str) -> Any:
@@ -122,7 +121,7 @@ def safe_torch_load(path: str, where: str) -> Any:
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:
-        raise RuntimeError(f'{where}: cannot load checkpoint {path!r} with '
+        raise StateError(f'{where}: cannot load checkpoint {path!r} with '
                            f'weights_only=True: {err}') from err
 
 
@@ -142,13 +141,13 @@ def read_checkpoint(checkpoint: Checkpoint, where: str) -> Dict[str, Any]:
         return checkpoint
     path = str(checkpoint)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{where}: checkpoint file {path!r} does not exist')
+        raise MissingFileError(f'{where}: checkpoint file {path!r} does not exist')
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return load_file(path)
     loaded = safe_torch_load(path, where)
     if not isinstance(loaded, dict):
-        raise TypeError(f'{where}: checkpoint {path!r} holds a {type(loaded).__name__}, '
+        raise WrongTypeError(f'{where}: checkpoint {path!r} holds a {type(loaded).__name__}, '
                         f'expected a state dict')
     return loaded
 
@@ -179,7 +178,7 @@ def load_state_dict_file(checkpoint: Checkpoint, where: str, prefix: Optional[st
     loaded = read_checkpoint(checkpoint, where)
     name = checkpoint_name(checkpoint)
     if ema and not has_ema_weights(loaded):
-        raise KeyError(f"{where}: checkpoint {name} has no 'ema_state_dict'; was it trained "
+        raise ConfigError(f"{where}: checkpoint {name} has no 'ema_state_dict'; was it trained "
                        'with EMAHook?')
     if ema is False and has_ema_weights(loaded):
         state_dict = {k[len('module.'):]: v for k, v in loaded['ema_state_dict'].items()
@@ -189,7 +188,7 @@ def load_state_dict_file(checkpoint: Checkpoint, where: str, prefix: Optional[st
     if prefix:
         state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         if not state_dict:
-            raise KeyError(f'{where}: checkpoint {name} has no keys starting with {prefix!r}')
+            raise ConfigError(f'{where}: checkpoint {name} has no keys starting with {prefix!r}')
     return state_dict
 
 

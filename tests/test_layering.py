@@ -9,7 +9,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / 'mmkd'
 LAYERS = [
-    ('version', 'registry', 'fileio'),
+    ('version', 'errors', 'registry', 'fileio'),
     ('shared',),
     ('distill',),
     ('engine',),

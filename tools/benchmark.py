@@ -21,6 +21,7 @@ from mmkd.benchmark import edge_export_cost as edge_bench
 from mmkd.benchmark.kd_overhead import measure_kd_overhead
 from mmkd.benchmark.pointcloud_ops import measure_pointcloud_ops
 from mmkd.benchmark.report import append_row, machine_info, write_json
+from mmkd.engine.cli import run_tool
 
 
 def publish(args: argparse.Namespace, command: str, name: str, result: dict, summary: str,
@@ -156,4 +157,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    run_tool(main)

@@ -10,9 +10,10 @@ import argparse
 from mmengine.config import DictAction
 
 from mmkd.distill.cache import write_teacher_cache
+from mmkd.engine.cli import run_tool
 from mmkd.engine.runner import load_config
 
-if __name__ == '__main__':
+def main() -> None:
     parser = argparse.ArgumentParser(description="Cache a distillation config's teacher outputs.")
     parser.add_argument('config', help='a distillation config (plain or cached)')
     parser.add_argument('--num-augs', type=int,
@@ -31,3 +32,7 @@ if __name__ == '__main__':
     out = write_teacher_cache(cfg, args.out, args.num_augs, args.seed, args.batch_size,
                               args.shard_size_mb)
     print(f'teacher cache: {out}')
+
+
+if __name__ == '__main__':
+    run_tool(main)

@@ -10,8 +10,9 @@ import argparse
 import json
 
 from mmkd.diffusion.pipeline_export import export_pipeline
+from mmkd.engine.cli import run_tool
 
-if __name__ == '__main__':
+def main() -> None:
     parser = argparse.ArgumentParser(description='Export a few-step diffusers DDIMPipeline.')
     parser.add_argument('config', help='the training config (a DiffusionModel or a distillation '
                                        'config whose student is one)')
@@ -34,3 +35,7 @@ if __name__ == '__main__':
                            scheduler=args.scheduler, spacing=args.spacing,
                            ema=not args.raw_weights, onnx=args.onnx)
     print(json.dumps(info, indent=2))
+
+
+if __name__ == '__main__':
+    run_tool(main)

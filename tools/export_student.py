@@ -8,10 +8,11 @@ PyTorch after reloading, and ``export.json`` (see :mod:`mmkd.engine.graph_export
 import argparse
 import sys
 
+from mmkd.engine.cli import run_tool
 from mmkd.engine.graph_export import FORMATS, export_student_edge
 from mmkd.engine.student import export_student
 
-if __name__ == '__main__':
+def main() -> None:
     parser = argparse.ArgumentParser(description='Export the student of a distillation run.')
     parser.add_argument('config', help='the distillation config')
     parser.add_argument('checkpoint', help='a checkpoint of that config')
@@ -37,3 +38,7 @@ if __name__ == '__main__':
         off = [name for name, graph in info['graphs'].items() if graph['max_abs_diff'] > args.atol]
         if off:
             sys.exit(f'export differs from PyTorch by more than --atol {args.atol}: {off}')
+
+
+if __name__ == '__main__':
+    run_tool(main)

@@ -11,9 +11,11 @@ by ``tools/export_student.py``). Without it, titles are ``gt: <class>``. Default
 """
 import argparse
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
+
+from mmkd.engine.cli import run_tool
+from mmkd.errors import InvalidValueError, MissingFileError
 
 
 def parse_args(argv=None):
@@ -34,9 +36,9 @@ def parse_args(argv=None):
 def main(argv=None) -> str:
     args = parse_args(argv)
     if args.num < 1:
-        raise ValueError(f'--num must be >= 1, got {args.num}')
+        raise InvalidValueError(f'--num must be >= 1, got {args.num}')
     if args.checkpoint is not None and not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint file {args.checkpoint!r} does not exist')
+        raise MissingFileError(f'checkpoint file {args.checkpoint!r} does not exist')
 
     import torch
 
@@ -74,8 +76,4 @@ def main(argv=None) -> str:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError, TypeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        sys.exit(1)
+    run_tool(main)

@@ -4,9 +4,10 @@ import argparse
 import glob
 import os.path as osp
 
+from mmkd.engine.cli import run_tool
 from mmkd.engine.experiment import run_experiment
 
-if __name__ == '__main__':
+def main() -> None:
     parser = argparse.ArgumentParser(description='Run a list of training runs and report.')
     parser.add_argument('config', help='experiment config')
     parser.add_argument('--work-dir')
@@ -15,3 +16,7 @@ if __name__ == '__main__':
     outcome = run_experiment(args.config, args.work_dir, args.only)
     figures = sorted(glob.glob(osp.join(osp.dirname(outcome['report']), '*.png')))
     print(f"\n{outcome['table']}\n\nreport: {outcome['report']}\nfigures: {', '.join(figures)}")
+
+
+if __name__ == '__main__':
+    run_tool(main)

@@ -4,9 +4,10 @@ import json
 
 from mmengine.config import DictAction
 
+from mmkd.engine.cli import run_tool
 from mmkd.engine.runner import test
 
-if __name__ == '__main__':
+def main() -> None:
     parser = argparse.ArgumentParser(description='Evaluate a checkpoint on the test set.')
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -15,3 +16,7 @@ if __name__ == '__main__':
     args = parser.parse_args()
     metrics = test(args.config, args.checkpoint, args.work_dir, args.cfg_options)
     print(json.dumps(metrics, indent=2))
+
+
+if __name__ == '__main__':
+    run_tool(main)

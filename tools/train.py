@@ -3,6 +3,7 @@ import argparse
 
 from mmengine.config import DictAction
 
+from mmkd.engine.cli import run_tool
 from mmkd.engine.runner import train
 
 
@@ -19,7 +20,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-if __name__ == '__main__':
+def main() -> None:
     args = parse_args()
     train(args.config, work_dir=args.work_dir, resume=args.resume,
           cfg_options=args.cfg_options, launcher=args.launcher)
+
+
+if __name__ == '__main__':
+    run_tool(main)

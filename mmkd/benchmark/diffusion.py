@@ -34,6 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
+
 __all__ = ['parse_student', 'measure_diffusion', 'table_rows', 'summary', 'TABLE_HEADER',
            'SECTION']
 
@@ -52,9 +54,9 @@ def parse_student(spec: str) -> Dict[str, Any]:
     if len(parts) == 3:
         sampler = parts.pop()
     if not sep or not name or len(parts) != 2 or not all(parts):
-        raise ValueError(f'--students: expected NAME=CONFIG:CKPT[:SAMPLER], got {spec!r}')
+        raise InvalidValueError(f'--students: expected NAME=CONFIG:CKPT[:SAMPLER], got {spec!r}')
     if sampler is not None and sampler not in SAMPLERS:
-        raise ValueError(f'--students {spec!r}: sampler must be one of {SAMPLERS}')
+        raise InvalidValueError(f'--students {spec!r}: sampler must be one of {SAMPLERS}')
     return dict(name=name, config=parts[0], checkpoint=parts[1], sampler=sampler)
 
 
@@ -195,11 +197,11 @@ def measure_diffusion(teacher: Sequence[str], students: Sequence[Any], classifie
                                         reference_stats, sample_mse)
     steps = [int(n) for n in steps]
     if not steps or min(steps) < 1:
-        raise ValueError(f'steps: expected step counts >= 1, got {steps}')
+        raise InvalidValueError(f'steps: expected step counts >= 1, got {steps}')
     specs = [parse_student(s) if isinstance(s, str) else dict(s) for s in students]
     names = [s['name'] for s in specs]
     if len(set(names)) != len(names) or 'teacher' in names:
-        raise ValueError(f'students: names must be unique and not "teacher", got {names}')
+        raise InvalidValueError(f'students: names must be unique and not "teacher", got {names}')
     t_info = _load(*teacher)
     for spec in specs:
         spec.update(_load(spec['config'], spec['checkpoint']))

@@ -30,6 +30,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
 
+from mmkd.errors import ConfigError
 from mmkd.benchmark.timing import interleaved_repeats
 from mmkd.fileio import load_weights
 from mmkd.engine.graph_export import (FORMATS, SUFFIXES, ExportGraph, check_graph, edge_graphs,
@@ -86,7 +87,7 @@ def _teacher_spec(model_cfg: Any, config: str) -> Dict[str, Any]:
     spec = model_cfg.get('teacher')
     if spec is not None and spec.get('model') is not None:
         return spec
-    raise KeyError(f"{config}: model {model_cfg.get('type')!r} has no teacher with a model "
+    raise ConfigError(f"{config}: model {model_cfg.get('type')!r} has no teacher with a model "
                    'config; the edge-export benchmark needs a distillation config')
 
 

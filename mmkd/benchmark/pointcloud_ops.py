@@ -14,6 +14,7 @@ from typing import Any, Dict, List
 
 import torch
 
+from mmkd.errors import StateError
 from mmkd.benchmark.timing import interleaved_repeats
 from mmkd.pointcloud import fps, knn
 
@@ -60,7 +61,7 @@ def measure_pointcloud_ops(num_clouds: int = 16, num_points: int = 1024, ratio: 
     ptr = [i * num_points for i in range(num_clouds + 1)]
     idx = fps(pos, batch, ratio, random_start=False)
     if not torch.equal(idx, baseline_fps(pos, ptr, ratio)):
-        raise RuntimeError('batched fps disagrees with the per-cloud baseline')
+        raise StateError('batched fps disagrees with the per-cloud baseline')
     query, query_batch = pos[idx], batch[idx]
     per_cloud = math.ceil(ratio * num_points)
     query_ptr = [i * per_cloud for i in range(num_clouds + 1)]

@@ -18,6 +18,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from mmkd.errors import MissingPackageError
+
 TORCHDISTILL_SITE = os.path.join('work_dirs', 'bench', 'torchdistill-site')
 INSTALL_HINT = (f'pip install --target {TORCHDISTILL_SITE} --no-deps torchdistill==1.1.5 '
                 '(or: make bench-deps)')
@@ -30,7 +32,7 @@ def import_torchdistill(site: str = TORCHDISTILL_SITE):
     try:
         import torchdistill
     except ImportError as e:
-        raise ImportError(f'--torchdistill: torchdistill is not installed; {INSTALL_HINT}') from e
+        raise MissingPackageError(f'--torchdistill: torchdistill is not installed; {INSTALL_HINT}') from e
     return torchdistill
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import DATASETS
 
 
@@ -20,7 +21,7 @@ def digits_split(split: str, test_fraction: float = 0.3, seed: int = 0,
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     if split not in ('train', 'test'):
-        raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+        raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
     digits = load_digits()
     images = (digits.images / 16.0).astype(np.float32)
     train_x, test_x, train_y, test_y = train_test_split(
@@ -29,7 +30,7 @@ def digits_split(split: str, test_fraction: float = 0.3, seed: int = 0,
     images, labels = (train_x, train_y) if split == 'train' else (test_x, test_y)
     if num_samples is not None:
         if not 0 < num_samples <= len(images):
-            raise ValueError(f'num_samples: expected 1..{len(images)} for the {split} '
+            raise InvalidValueError(f'num_samples: expected 1..{len(images)} for the {split} '
                              f'split, got {num_samples}')
         images, labels = images[:num_samples], labels[:num_samples]
     return images, labels

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError, MissingFileError
 from mmkd.registry import DATASETS
 
 FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'
@@ -36,26 +37,26 @@ def read_idx(path: str, magic: int) -> np.ndarray:
     """The array of a gzipped IDX file (``uint8``: images ``[N, H, W]`` for magic 2051, labels
     ``[N]`` for 2049), after checking its magic number and that its size matches its header."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'Fashion-MNIST file {path!r} does not exist; {INSTALL_HINT}')
+        raise MissingFileError(f'Fashion-MNIST file {path!r} does not exist; {INSTALL_HINT}')
     try:
         with gzip.open(path, 'rb') as f:
             data = f.read()
     except (OSError, EOFError) as error:
-        raise ValueError(f'Fashion-MNIST file {path!r} is not a whole gzip file ({error}); '
+        raise InvalidValueError(f'Fashion-MNIST file {path!r} is not a whole gzip file ({error}); '
                          f'reinstall it: {INSTALL_HINT}') from None
     ndim = {IMAGES_MAGIC: 3, LABELS_MAGIC: 1}[magic]
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise ValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, shorter than its '
+        raise InvalidValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, shorter than its '
                          f'{header}-byte IDX header')
     found = int.from_bytes(data[:4], 'big')
     if found != magic:
-        raise ValueError(f'Fashion-MNIST file {path!r}: IDX magic number {found}, expected '
+        raise InvalidValueError(f'Fashion-MNIST file {path!r}: IDX magic number {found}, expected '
                          f'{magic} ({"images" if magic == IMAGES_MAGIC else "labels"})')
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
     expected = header + int(np.prod(shape))
     if len(data) != expected:
-        raise ValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, expected {expected} '
+        raise InvalidValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, expected {expected} '
                          f'for its header shape {shape} (truncated or corrupt)')
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
@@ -64,15 +65,15 @@ def load_fashion_mnist(part: str, root: str = FASHION_MNIST_ROOT) -> Tuple[np.nd
     """Images ``uint8 [N, 28, 28]`` and labels ``int64 [N]`` of the ``'train'`` or ``'test'``
     file pair."""
     if part not in FILES:
-        raise ValueError(f"part: expected 'train' or 'test', got {part!r}")
+        raise InvalidValueError(f"part: expected 'train' or 'test', got {part!r}")
     image_file, label_file = (osp.join(root, name) for name in FILES[part])
     images = read_idx(image_file, IMAGES_MAGIC)
     labels = read_idx(label_file, LABELS_MAGIC).astype(np.int64)
     if len(images) != len(labels):
-        raise ValueError(f'Fashion-MNIST: {image_file!r} holds {len(images)} images but '
+        raise InvalidValueError(f'Fashion-MNIST: {image_file!r} holds {len(images)} images but '
                          f'{label_file!r} {len(labels)} labels')
     if labels.size and labels.max() >= len(CLASSES):
-        raise ValueError(f'Fashion-MNIST file {label_file!r}: label {labels.max()} outside '
+        raise InvalidValueError(f'Fashion-MNIST file {label_file!r}: label {labels.max()} outside '
                          f'0..{len(CLASSES) - 1}')
     return images, labels
 
@@ -83,7 +84,7 @@ def stratified_subset(labels: np.ndarray, size: float, seed: int) -> np.ndarray:
     labels = np.asarray(labels)
     fraction = size / len(labels) if isinstance(size, int) else float(size)
     if not 0 < fraction <= 1:
-        raise ValueError(f'subset size: expected a count in 1..{len(labels)} or a fraction in '
+        raise InvalidValueError(f'subset size: expected a count in 1..{len(labels)} or a fraction in '
                          f'(0, 1], got {size!r}')
     rng = np.random.default_rng(seed)
     chosen = []
@@ -126,19 +127,19 @@ class FashionMNIST(Dataset):
                  mix: Optional[str] = None, mix_alpha: float = 1.0,
                  num_samples: Optional[int] = None) -> None:
         if split not in ('train', 'val', 'test'):
-            raise ValueError(f"split: expected 'train', 'val' or 'test', got {split!r}")
+            raise InvalidValueError(f"split: expected 'train', 'val' or 'test', got {split!r}")
         if subset not in ('all', 'labelled', 'unlabelled'):
-            raise ValueError(f"subset: expected 'all', 'labelled' or 'unlabelled', got {subset!r}")
+            raise InvalidValueError(f"subset: expected 'all', 'labelled' or 'unlabelled', got {subset!r}")
         if mix not in (None, 'mixup', 'cutmix', 'mixup_cutmix'):
-            raise ValueError(f"mix: expected None, 'mixup', 'cutmix' or 'mixup_cutmix', got "
+            raise InvalidValueError(f"mix: expected None, 'mixup', 'cutmix' or 'mixup_cutmix', got "
                              f'{mix!r}')
         if split != 'train' and (labelled_fraction != 1.0 or subset != 'all'):
-            raise ValueError(f'labelled_fraction/subset: only the train split is label-scarce, '
+            raise InvalidValueError(f'labelled_fraction/subset: only the train split is label-scarce, '
                              f'got split={split!r}')
         images, labels = load_fashion_mnist('test' if split == 'test' else 'train', root)
         if split != 'test':
             if not 0 < val_size < len(labels):
-                raise ValueError(f'val_size: expected 1..{len(labels) - 1}, got {val_size}')
+                raise InvalidValueError(f'val_size: expected 1..{len(labels) - 1}, got {val_size}')
             val = stratified_subset(labels, int(val_size), split_seed)
             keep = val if split == 'val' else np.setdiff1d(np.arange(len(labels)), val)
             images, labels = images[keep], labels[keep]
@@ -150,7 +151,7 @@ class FashionMNIST(Dataset):
         images, labels, labelled = images[keep], labels[keep], labelled[keep]
         if num_samples is not None:
             if not 0 < num_samples <= len(labels):
-                raise ValueError(f'num_samples: expected 1..{len(labels)}, got {num_samples}')
+                raise InvalidValueError(f'num_samples: expected 1..{len(labels)}, got {num_samples}')
             images, labels, labelled = (a[:num_samples] for a in (images, labels, labelled))
         # uint8, zero-padded once so that a random translation is a crop (a view) of it; the
         # images themselves are the centre view, not a second copy

@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Sequence
 import torch
 from mmengine.evaluator import BaseMetric
 
+from mmkd.errors import ConfigError
 from mmkd.registry import METRICS
 from mmkd.shared.accuracy import accuracy
 
@@ -21,7 +22,7 @@ class Accuracy(BaseMetric):
     def process(self, data_batch: Any, data_samples: Sequence[Dict]) -> None:
         for sample in data_samples:
             if 'gt_label' not in sample:
-                raise KeyError('Accuracy: a prediction has no gt_label; the dataset must give '
+                raise ConfigError('Accuracy: a prediction has no gt_label; the dataset must give '
                                "data_samples['labels']")
             self.results.append(dict(scores=sample['scores'].detach().cpu(),
                                      gt_label=int(sample['gt_label'])))

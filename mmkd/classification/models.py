@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import MODELS
 from mmkd.shared.classifier import classifier_outputs, conv_bn_relu
 
@@ -25,7 +26,7 @@ class ImageClassifier(BaseModel):
     def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
                 mode: str = 'tensor') -> Any:
         if inputs.dim() != 4:
-            raise ValueError(f'inputs: expected images [N, C, H, W], got shape '
+            raise InvalidValueError(f'inputs: expected images [N, C, H, W], got shape '
                              f'{tuple(inputs.shape)}')
         return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
 
@@ -100,7 +101,7 @@ class ResNetClassifier(ImageClassifier):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         blocks = [blocks] * len(channels) if isinstance(blocks, int) else list(blocks)
         if len(blocks) != len(channels) or min(blocks) < 1:
-            raise ValueError(f'blocks: expected one count >= 1 per stage ({len(channels)}), '
+            raise InvalidValueError(f'blocks: expected one count >= 1 per stage ({len(channels)}), '
                              f'got {blocks}')
         stages = OrderedDict(stem=conv_bn_relu(in_channels, channels[0]))
         width = channels[0]

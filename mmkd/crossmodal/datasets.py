@@ -29,6 +29,7 @@ from typing import Dict, Sequence, Union
 import torch
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError
 from mmkd.pointcloud.views import (point_item, project_depth_views, view_names,
                                    view_rotations)
 from mmkd.registry import DATASETS
@@ -70,23 +71,23 @@ class ShapeViewCaptions(Dataset):
                  choice: Union[str, int] = 'random') -> None:
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         if inputs not in ('image', 'points'):
-            raise ValueError(f"inputs: expected 'image' or 'points', got {inputs!r}")
+            raise InvalidValueError(f"inputs: expected 'image' or 'points', got {inputs!r}")
         self.inputs = inputs
         self.rotations = view_rotations(num_views, views, elevation).float()
         self.num_views = self.rotations.shape[0]
         if isinstance(choice, bool) or not (choice in ('random', 'cycle') or (
                 isinstance(choice, int) and 0 <= choice < self.num_views)):
-            raise ValueError(f"choice: expected 'random', 'cycle' or a view index in "
+            raise InvalidValueError(f"choice: expected 'random', 'cycle' or a view index in "
                              f'[0, {self.num_views}), got {choice!r}')
         self.choice = choice
         self.templates = tuple(templates)
         if not self.templates or not all(isinstance(t, str) and '{}' in t
                                          for t in self.templates):
-            raise ValueError(f"templates: expected strings with '{{}}' for the class name, got "
+            raise InvalidValueError(f"templates: expected strings with '{{}}' for the class name, got "
                              f'{templates!r}')
         classes = (getattr(self.dataset, 'metainfo', None) or {}).get('classes')
         if not classes:
-            raise ValueError(f'ShapeViewCaptions: the wrapped dataset '
+            raise InvalidValueError(f'ShapeViewCaptions: the wrapped dataset '
                              f'{type(self.dataset).__name__} has no metainfo["classes"] to '
                              f'caption its items with')
         self.class_names = tuple(str(c).replace('_', ' ') for c in classes)

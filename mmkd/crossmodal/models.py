@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError, MissingFileError, StateError
 from mmkd.registry import MODELS
 from mmkd.shared.classifier import conv_bn_relu, predictions, sample_labels
 
@@ -43,7 +44,7 @@ def _parse_views(inputs: Any, in_channels: int) -> Tensor:
                if isinstance(views, Tensor) else
                (f'a dict with keys {sorted(views)}' if isinstance(views, dict)
                 else type(views).__name__))
-        raise ValueError(f'inputs: expected {expected}, got {got}')
+        raise InvalidValueError(f'inputs: expected {expected}, got {got}')
     return views
 
 
@@ -102,7 +103,7 @@ class MultiViewImageClassifier(BaseModel):
         """``'tensor'`` -> logits ``[B, num_classes]``; ``'loss'`` -> ``dict(loss_cls)``;
         ``'predict'`` -> one dict per sample (``scores``, ``pred_label``, ``gt_label``)."""
         if mode not in ('tensor', 'loss', 'predict'):
-            raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+            raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
         logits = self.logits(_parse_views(inputs, self.in_channels))
         if mode == 'tensor':
             return logits
@@ -114,7 +115,7 @@ class MultiViewImageClassifier(BaseModel):
 def _load_class_embeds(class_embeds: Any) -> Tensor:
     if isinstance(class_embeds, str):
         if not os.path.isfile(class_embeds):
-            raise FileNotFoundError(f"class_embeds: file '{class_embeds}' does not exist")
+            raise MissingFileError(f"class_embeds: file '{class_embeds}' does not exist")
         if class_embeds.endswith('.npy'):
             class_embeds = np.load(class_embeds)
         else:
@@ -122,7 +123,7 @@ def _load_class_embeds(class_embeds: Any) -> Tensor:
     embeds = torch.as_tensor(np.asarray(class_embeds) if not torch.is_tensor(class_embeds)
                              else class_embeds).float()
     if embeds.dim() != 2 or embeds.shape[0] == 0:
-        raise ValueError(f'class_embeds: expected a [num_classes, D] tensor of class text '
+        raise InvalidValueError(f'class_embeds: expected a [num_classes, D] tensor of class text '
                          f'embeddings, got shape {tuple(embeds.shape)}')
     return F.normalize(embeds, dim=1)
 
@@ -182,7 +183,7 @@ class ULIPPointEncoder(BaseModel):
         self.backbone = MODELS.build(backbone) if isinstance(backbone, dict) else backbone
         channels = getattr(self.backbone, 'out_channels', None)
         if not isinstance(channels, int) or not hasattr(self.backbone, 'head'):
-            raise ValueError(f'backbone: expected a point classifier with a head and '
+            raise InvalidValueError(f'backbone: expected a point classifier with a head and '
                              f'out_channels (e.g. PointNetClassifier), got '
                              f'{type(self.backbone).__name__}')
         self.backbone.head = nn.Identity()
@@ -199,7 +200,7 @@ class ULIPPointEncoder(BaseModel):
                 fork.__exit__(None, None, None)
         self.point_embed = nn.Identity()
         if logit_scale <= 0:
-            raise ValueError(f'logit_scale: expected the exp\'d scale > 0, got {logit_scale}')
+            raise InvalidValueError(f'logit_scale: expected the exp\'d scale > 0, got {logit_scale}')
         self.logit_scale = float(logit_scale)
         self.classes: Optional[List[str]] = None
         self.register_buffer('classifier', self._build_classifier(
@@ -208,23 +209,23 @@ class ULIPPointEncoder(BaseModel):
     def _build_classifier(self, zero_shot: Optional[dict], text_encoder: Optional[dict],
                           class_embeds: Any) -> Optional[Tensor]:
         if class_embeds is not None and text_encoder is not None:
-            raise ValueError('ULIPPointEncoder: give either class_embeds (precomputed) or '
+            raise InvalidValueError('ULIPPointEncoder: give either class_embeds (precomputed) or '
                              'text_encoder + zero_shot, not both')
         if zero_shot is not None:
             if not isinstance(zero_shot, dict) or 'classes' not in zero_shot or \
                     not set(zero_shot) <= {'classes', 'templates'}:
-                raise ValueError(f'zero_shot: expected dict(classes=[...], templates=[...]), '
+                raise InvalidValueError(f'zero_shot: expected dict(classes=[...], templates=[...]), '
                                  f'got {zero_shot!r}')
             self.classes = list(zero_shot['classes'])
         if class_embeds is not None:
             classifier = _load_class_embeds(class_embeds)
         elif text_encoder is not None:
             if zero_shot is None or 'templates' not in zero_shot:
-                raise ValueError('ULIPPointEncoder: text_encoder needs zero_shot=dict(classes='
+                raise InvalidValueError('ULIPPointEncoder: text_encoder needs zero_shot=dict(classes='
                                  '[...], templates=[...])')
             encoder = MODELS.build(text_encoder)
             if not hasattr(encoder, 'set_zero_shot'):
-                raise ValueError(f'text_encoder: expected an OpenCLIPModel config, got '
+                raise InvalidValueError(f'text_encoder: expected an OpenCLIPModel config, got '
                                  f'{type(encoder).__name__}')
             encoder.eval()
             encoder.set_zero_shot(**zero_shot)
@@ -233,14 +234,14 @@ class ULIPPointEncoder(BaseModel):
             del encoder
         else:
             if zero_shot is not None:
-                raise ValueError('ULIPPointEncoder: zero_shot needs a text source: text_encoder '
+                raise InvalidValueError('ULIPPointEncoder: zero_shot needs a text source: text_encoder '
                                  '(an OpenCLIPModel config) or class_embeds')
             return None
         if classifier.shape[1] != self.embed_dim:
-            raise ValueError(f'zero-shot classifier has dim {classifier.shape[1]} but embed_dim='
+            raise InvalidValueError(f'zero-shot classifier has dim {classifier.shape[1]} but embed_dim='
                              f'{self.embed_dim}')
         if self.classes is not None and len(self.classes) != classifier.shape[0]:
-            raise ValueError(f'zero_shot.classes has {len(self.classes)} names but class_embeds '
+            raise InvalidValueError(f'zero_shot.classes has {len(self.classes)} names but class_embeds '
                              f'has {classifier.shape[0]} rows')
         return classifier
 
@@ -251,14 +252,14 @@ class ULIPPointEncoder(BaseModel):
 
     def zero_shot_logits(self, point_embeds: Tensor) -> Tensor:
         if self.classifier is None:
-            raise RuntimeError('ULIPPointEncoder: no zero-shot classifier; give class_embeds or '
+            raise StateError('ULIPPointEncoder: no zero-shot classifier; give class_embeds or '
                                'text_encoder + zero_shot')
         return self.logit_scale * point_embeds @ self.classifier.to(point_embeds.dtype).t()
 
     def forward(self, inputs: Any, data_samples: Optional[Dict[str, Any]] = None,
                 mode: str = 'tensor') -> Any:
         if mode not in ('tensor', 'loss', 'predict'):
-            raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+            raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
         embeds = self.embed(inputs)
         if mode == 'tensor':
             return embeds

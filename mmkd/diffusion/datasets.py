@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError, MissingFileError, OutOfRangeError
 from mmkd.classification.datasets import digits_split
 from mmkd.registry import DATASETS
 
@@ -88,7 +89,7 @@ def draw_shape(shape: str, image_size: int, rng: np.random.Generator,
             theta = angle + k * 2 * np.pi / 3
             mask &= np.cos(theta) * dx + np.sin(theta) * dy <= radius / 2
     else:
-        raise ValueError(f'shape: expected one of {SHAPES}, got {shape!r}')
+        raise InvalidValueError(f'shape: expected one of {SHAPES}, got {shape!r}')
     image = mask.reshape(image_size, supersample, image_size, supersample).mean(axis=(1, 3))
     return (image * rng.uniform(0.6, 1.0)).astype(np.float32)
 
@@ -105,10 +106,10 @@ class SyntheticShapesImages(Dataset):
     def __init__(self, num_samples: int = 1000, image_size: int = 16, seed: int = 0,
                  shapes: Sequence[str] = SHAPES) -> None:
         if num_samples < 1:
-            raise ValueError(f'num_samples: expected >= 1, got {num_samples}')
+            raise InvalidValueError(f'num_samples: expected >= 1, got {num_samples}')
         for shape in shapes:
             if shape not in SHAPES:
-                raise ValueError(f'shapes: expected names from {SHAPES}, got {shape!r}')
+                raise InvalidValueError(f'shapes: expected names from {SHAPES}, got {shape!r}')
         self.num_samples, self.image_size, self.seed = num_samples, image_size, seed
         self.shapes = tuple(shapes)
         self.metainfo = dict(classes=self.shapes)
@@ -118,7 +119,7 @@ class SyntheticShapesImages(Dataset):
 
     def __getitem__(self, index: int) -> Dict:
         if not 0 <= index < self.num_samples:
-            raise IndexError(f'index {index} out of range for {self.num_samples} images')
+            raise OutOfRangeError(f'index {index} out of range for {self.num_samples} images')
         label = index % len(self.shapes)
         rng = np.random.default_rng([self.seed, index])
         image = draw_shape(self.shapes[label], self.image_size, rng)
@@ -147,15 +148,15 @@ class ImageFolderDataset(Dataset):
     def __init__(self, data_root: str, image_size: int = 16, channels: int = 1,
                  extensions: Optional[Sequence[str]] = None, check_files: bool = True) -> None:
         if channels not in (1, 3):
-            raise ValueError(f'channels: expected 1 or 3, got {channels}')
+            raise InvalidValueError(f'channels: expected 1 or 3, got {channels}')
         if not osp.isdir(data_root):
-            raise FileNotFoundError(f'data_root: {data_root!r} is not a directory')
+            raise MissingFileError(f'data_root: {data_root!r} is not a directory')
         extensions = tuple(e.lower() for e in (extensions or image_extensions()))
         self.files = sorted(
             osp.join(root, name) for root, _, names in os.walk(data_root, followlinks=True)
             for name in names if osp.splitext(name)[1].lower() in extensions)
         if not self.files:
-            raise FileNotFoundError(f'data_root: no image files under {data_root!r} (looked for '
+            raise MissingFileError(f'data_root: no image files under {data_root!r} (looked for '
                                     f'{", ".join(extensions[:12])}...)')
         self.data_root, self.image_size, self.channels = data_root, image_size, channels
         folders = [osp.relpath(f, data_root).split(os.sep) for f in self.files]
@@ -170,7 +171,7 @@ class ImageFolderDataset(Dataset):
                 except ValueError as err:
                     bad.append(str(err))
             if bad:
-                raise ValueError(f'{len(bad)} of {len(self.files)} files under {data_root!r} '
+                raise InvalidValueError(f'{len(bad)} of {len(self.files)} files under {data_root!r} '
                                  'are not readable images:\n  ' + '\n  '.join(bad[:10]))
 
     def _load(self, path: str) -> torch.Tensor:
@@ -179,7 +180,7 @@ class ImageFolderDataset(Dataset):
             with Image.open(path) as image:
                 image = image.convert('L' if self.channels == 1 else 'RGB')
         except Exception as err:
-            raise ValueError(f'cannot read image {path!r}: {err}') from err
+            raise InvalidValueError(f'cannot read image {path!r}: {err}') from err
         w, h = image.size
         scale = self.image_size / min(w, h)
         size = (max(self.image_size, round(w * scale)), max(self.image_size, round(h * scale)))

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
 from mmkd.fileio import atomic_write_bytes, load_weights, read_checkpoint
 
 __all__ = ['feature_stats', 'frechet_distance', 'DigitsFeatureExtractor', 'FEATURE_CLASSIFIER',
@@ -52,7 +53,7 @@ def feature_stats(features: Union[Tensor, np.ndarray]) -> Stats:
     x = features.detach().cpu().double().numpy() if isinstance(features, Tensor) \
         else np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f'features: expected [N >= 2, D], got shape {x.shape}')
+        raise InvalidValueError(f'features: expected [N >= 2, D], got shape {x.shape}')
     return x.mean(axis=0), np.atleast_2d(np.cov(x, rowvar=False))
 
 
@@ -71,7 +72,7 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 
     sigma2 = np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or \
             sigma1.shape != (mu1.size, mu1.size):
-        raise ValueError(f'frechet_distance: shapes do not match: mu {mu1.shape} / {mu2.shape}, '
+        raise InvalidValueError(f'frechet_distance: shapes do not match: mu {mu1.shape} / {mu2.shape}, '
                          f'sigma {sigma1.shape} / {sigma2.shape}')
     diff = mu1 - mu2
     with warnings.catch_warnings():
@@ -86,7 +87,7 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 
                 covmean = covmean[0]
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f'frechet_distance: imaginary component '
+            raise InvalidValueError(f'frechet_distance: imaginary component '
                              f'{np.max(np.abs(covmean.imag)):.3g} in sqrtm(sigma1 sigma2)')
         covmean = covmean.real
     fd = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
@@ -138,7 +139,7 @@ class DigitsFeatureExtractor:
     @torch.no_grad()
     def _run(self, images: Tensor, logits: bool) -> Tensor:
         if images.dim() != 4:
-            raise ValueError(f'images: expected [N, C, H, W], got {tuple(images.shape)}')
+            raise InvalidValueError(f'images: expected [N, C, H, W], got {tuple(images.shape)}')
         out = []
         for chunk in images.float().split(self.batch_size):
             feats = self.model.pool(self.model.backbone(chunk))
@@ -181,7 +182,7 @@ def noise_floor(extractor: DigitsFeatureExtractor, num_samples: Optional[int] = 
 def sample_mse(a: Tensor, b: Tensor) -> float:
     """Mean squared difference of two sample sets of the same shape (same initial noise)."""
     if a.shape != b.shape:
-        raise ValueError(f'sample_mse: shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}')
+        raise InvalidValueError(f'sample_mse: shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}')
     return float(((a.double() - b.double()) ** 2).mean())
 
 
@@ -197,7 +198,7 @@ def save_sample_grid(images: Tensor, path: str, nrow: int = 8, padding: int = 2,
     from PIL import Image
     from torchvision.utils import make_grid
     if images.dim() != 4 or images.shape[1] not in (1, 3):
-        raise ValueError(f'images: expected [N, 1 or 3, H, W], got {tuple(images.shape)}')
+        raise InvalidValueError(f'images: expected [N, 1 or 3, H, W], got {tuple(images.shape)}')
     x = (images.detach().float().cpu().clamp(-1, 1) + 1) / 2
     if scale > 1:
         x = torch.nn.functional.interpolate(x, scale_factor=scale, mode='nearest')

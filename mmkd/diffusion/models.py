@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from mmkd.errors import ConfigError, InvalidValueError
 from mmkd.registry import MODELS
 
 from .sampling import PREDICTION_TYPES, build_noise_scheduler, ddim_sample, ddim_timesteps
@@ -83,7 +84,7 @@ class DiffusionModel(BaseModel):
         self.scheduler = build_noise_scheduler(self.scheduler_cfg)
         self.prediction_type = self.scheduler.config.prediction_type
         if self.prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f'scheduler.prediction_type: expected one of {PREDICTION_TYPES}, '
+            raise InvalidValueError(f'scheduler.prediction_type: expected one of {PREDICTION_TYPES}, '
                              f'got {self.prediction_type!r}')
         self.num_train_timesteps = int(self.scheduler.config.num_train_timesteps)
         self.register_buffer('alphas_cumprod', self.scheduler.alphas_cumprod.clone(),
@@ -94,7 +95,7 @@ class DiffusionModel(BaseModel):
     def forward(self, inputs: Tensor, data_samples: Optional[Any] = None,
                 mode: str = 'tensor') -> Any:
         if not isinstance(inputs, Tensor) or inputs.dim() != 4:
-            raise ValueError(f'inputs: expected images [N, C, H, W], got '
+            raise InvalidValueError(f'inputs: expected images [N, C, H, W], got '
                              f'{getattr(inputs, "shape", type(inputs))}')
         if mode == 'loss':
             noise = torch.randn_like(inputs)
@@ -105,12 +106,12 @@ class DiffusionModel(BaseModel):
             timesteps = data_samples.get('timesteps') if isinstance(data_samples, dict) \
                 else data_samples
             if timesteps is None:
-                raise KeyError("data_samples: mode='tensor' needs the timesteps, as "
+                raise ConfigError("data_samples: mode='tensor' needs the timesteps, as "
                                "data_samples=dict(timesteps=LongTensor[N]) or a tensor/int")
             return self.denoise(inputs, timesteps)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
-        raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+        raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
 
     def denoise(self, sample: Tensor, timesteps: Union[int, Tensor]) -> Tensor:
         """The UNet's output (epsilon or v) for noisy ``sample`` at integer ``timesteps``."""

@@ -47,6 +47,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError, StateError, WrongTypeError
+
 __all__ = ['SPACINGS', 'ddim_timesteps', 'ddim_sample', 'ddim_step', 'predict_x0_eps', 'alpha_at',
            'training_target', 'build_noise_scheduler', 'alphas_cumprod_of',
            'ddim_scheduler_overrides', 'configure_scheduler', 'scheduler_sample',
@@ -74,7 +76,7 @@ def ddim_timesteps(num_train_timesteps: int, num_steps: int, spacing: str = 'tra
     """
     T, N = int(num_train_timesteps), int(num_steps)
     if not 1 <= N <= T:
-        raise ValueError(f'num_steps: expected 1..{T} (num_train_timesteps), got {num_steps}')
+        raise InvalidValueError(f'num_steps: expected 1..{T} (num_train_timesteps), got {num_steps}')
     if spacing == 'trailing':
         timesteps = np.round(np.arange(T, 0, -T / N)).astype(np.int64) - 1
     elif spacing == 'leading':
@@ -84,7 +86,7 @@ def ddim_timesteps(num_train_timesteps: int, num_steps: int, spacing: str = 'tra
     elif spacing == 'stride':
         timesteps = (np.arange(N, 0, -1) * (T // N) - 1).astype(np.int64)
     else:
-        raise ValueError(f'spacing: expected one of {SPACINGS}, got {spacing!r}')
+        raise InvalidValueError(f'spacing: expected one of {SPACINGS}, got {spacing!r}')
     timesteps = [int(t) for t in timesteps]
     _check_timesteps(timesteps, T)
     return timesteps
@@ -92,12 +94,12 @@ def ddim_timesteps(num_train_timesteps: int, num_steps: int, spacing: str = 'tra
 
 def _check_timesteps(timesteps: Sequence[int], num_train_timesteps: int) -> None:
     if len(timesteps) == 0:
-        raise ValueError('timesteps: expected at least one timestep')
+        raise InvalidValueError('timesteps: expected at least one timestep')
     if any(not 0 <= t < num_train_timesteps for t in timesteps):
-        raise ValueError(f'timesteps: expected integers in [0, {num_train_timesteps}), got '
+        raise InvalidValueError(f'timesteps: expected integers in [0, {num_train_timesteps}), got '
                          f'{list(timesteps)}')
     if any(a <= b for a, b in zip(timesteps, timesteps[1:])):
-        raise ValueError(f'timesteps: expected a strictly decreasing list, got {list(timesteps)}')
+        raise InvalidValueError(f'timesteps: expected a strictly decreasing list, got {list(timesteps)}')
 
 
 # --------------------------------------------------------------------------- the DDIM formulas
@@ -116,7 +118,7 @@ def predict_x0_eps(model_output: Tensor, sample: Tensor, alpha_prod_t: Tensor,
     if prediction_type == 'v_prediction':
         return (alpha_prod_t ** 0.5 * sample - beta_prod_t ** 0.5 * model_output,
                 alpha_prod_t ** 0.5 * model_output + beta_prod_t ** 0.5 * sample)
-    raise ValueError(f'prediction_type: expected one of {PREDICTION_TYPES}, got '
+    raise InvalidValueError(f'prediction_type: expected one of {PREDICTION_TYPES}, got '
                      f'{prediction_type!r}')
 
 
@@ -128,7 +130,7 @@ def training_target(x0: Tensor, noise: Tensor, alpha_prod_t: Tensor,
         return noise
     if prediction_type == 'v_prediction':
         return alpha_prod_t ** 0.5 * noise - (1 - alpha_prod_t) ** 0.5 * x0
-    raise ValueError(f'prediction_type: expected one of {PREDICTION_TYPES}, got '
+    raise InvalidValueError(f'prediction_type: expected one of {PREDICTION_TYPES}, got '
                      f'{prediction_type!r}')
 
 
@@ -222,7 +224,7 @@ def build_noise_scheduler(cfg: Union[Dict[str, Any], Any]) -> Any:
     name = cfg.pop('type', 'DDPMScheduler')
     cls = getattr(diffusers, name, None)
     if cls is None or not hasattr(cls, 'set_timesteps'):
-        raise ValueError(f'scheduler.type: {name!r} is not a diffusers scheduler')
+        raise InvalidValueError(f'scheduler.type: {name!r} is not a diffusers scheduler')
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
 
 
@@ -249,7 +251,7 @@ def ddim_scheduler_overrides(timesteps: Sequence[int], num_train_timesteps: int)
     stride = T // N
     expected = [timesteps[-1] + (N - 1 - k) * stride for k in range(N)]
     if timesteps != expected or timesteps[-1] >= stride:
-        raise ValueError(
+        raise InvalidValueError(
             f'timesteps {timesteps}: a stock DDIMScheduler cannot run them. It steps from t to '
             f't - {T} // {N} = t - {stride} and uses alpha = 1 only below 0, so it needs '
             f'{[(N - k) * stride - 1 for k in range(N)]}-like lists (stride {stride}, last '
@@ -280,16 +282,16 @@ def configure_scheduler(scheduler: Any, timesteps: Sequence[int], device=None) -
         stride = T // scheduler.num_inference_steps
         prevs = [t - stride for t in scheduler.timesteps.tolist()]
         if prevs[:-1] != timesteps[1:] or prevs[-1] >= 0:
-            raise RuntimeError(f'DDIMScheduler steps {scheduler.timesteps.tolist()} -> {prevs}, '
+            raise StateError(f'DDIMScheduler steps {scheduler.timesteps.tolist()} -> {prevs}, '
                                f'not {timesteps} -> alpha 1')
     else:
         if 'timesteps' not in inspect.signature(scheduler.set_timesteps).parameters:
-            raise TypeError(f'{type(scheduler).__name__}.set_timesteps takes no custom timesteps')
+            raise WrongTypeError(f'{type(scheduler).__name__}.set_timesteps takes no custom timesteps')
         scheduler = copy.deepcopy(scheduler)
         scheduler.set_timesteps(timesteps=timesteps, device=device)
     got = scheduler.timesteps.tolist()
     if got != timesteps:
-        raise RuntimeError(f'{type(scheduler).__name__} set timesteps {got}, not {timesteps}')
+        raise StateError(f'{type(scheduler).__name__} set timesteps {got}, not {timesteps}')
     return scheduler
 
 

@@ -31,6 +31,7 @@ import torch
 from mmengine.registry import build_from_cfg
 from torch import Tensor, nn
 
+from mmkd.errors import ConfigError, InvalidValueError, WrongTypeError
 from mmkd.registry import LOSSES, MODELS
 from .recorders import RecorderGroup, ReplayedRecorderGroup
 
@@ -64,7 +65,7 @@ class Distiller(nn.Module):
         recorders = recorders or {}
         for owner in recorders:
             if owner not in models and owner not in replayed:
-                raise KeyError(f'{where}.recorders.{owner}: no model named {owner!r}; '
+                raise ConfigError(f'{where}.recorders.{owner}: no model named {owner!r}; '
                                f'models are {sorted(set(models) | set(replayed))}')
         self.recorder_groups: Dict[str, Union[RecorderGroup, ReplayedRecorderGroup]] = {
             owner: ReplayedRecorderGroup(cfgs) if owner in replayed
@@ -89,32 +90,32 @@ class Distiller(nn.Module):
         key = f"distill.{name if 'loss' in name else f'loss_{name}'}"
         taken = {v: k for k, v in self.output_keys.items()}
         if key in taken:
-            raise KeyError(f'{where}: its output key {key!r} is already used by loss '
+            raise ConfigError(f'{where}: its output key {key!r} is already used by loss '
                            f'{taken[key]!r}; rename one of them')
         self.output_keys[name] = key
         inputs = cfg.pop('inputs', None)
         self.loss_weights[name] = float(cfg.pop('loss_weight', 1.0))
         if 'type' not in cfg:
-            raise KeyError(f'{where}: missing "type" (a loss name, e.g. "KDLoss")')
+            raise ConfigError(f'{where}: missing "type" (a loss name, e.g. "KDLoss")')
         loss_type = cfg['type']
         if isinstance(loss_type, str) and LOSSES.get(loss_type) is None:
-            raise KeyError(f'{where}.type: unknown loss {loss_type!r}; registered losses: '
+            raise ConfigError(f'{where}.type: unknown loss {loss_type!r}; registered losses: '
                            f'{sorted(LOSSES.module_dict)}')
         try:
             loss = build_from_cfg(cfg, LOSSES)
         except TypeError as err:
-            raise TypeError(f'{where}: cannot build {loss_type}: {err}') from None
+            raise WrongTypeError(f'{where}: cannot build {loss_type}: {err}') from None
         if not isinstance(inputs, dict) or not inputs:
-            raise KeyError(f'{where}.inputs: expected a dict mapping the arguments of '
+            raise ConfigError(f'{where}.inputs: expected a dict mapping the arguments of '
                            f'{type(loss).__name__}.forward to recorded tensors or batch fields')
         params = inspect.signature(loss.forward).parameters
         for arg in inputs:
             if arg not in params:
-                raise KeyError(f'{where}.inputs.{arg}: {type(loss).__name__}.forward has no '
+                raise ConfigError(f'{where}.inputs.{arg}: {type(loss).__name__}.forward has no '
                                f'argument {arg!r}; its arguments are {list(params)}')
         for arg, param in params.items():
             if param.default is inspect.Parameter.empty and arg not in inputs:
-                raise KeyError(f'{where}.inputs: required argument {arg!r} of '
+                raise ConfigError(f'{where}.inputs: required argument {arg!r} of '
                                f'{type(loss).__name__}.forward is not mapped')
         for arg, ref in inputs.items():
             self._check_ref(ref, f'{where}.inputs.{arg}')
@@ -133,24 +134,24 @@ class Distiller(nn.Module):
         if isinstance(ref, dict):
             unknown = set(ref) - {'source', 'connector'}
             if unknown or 'source' not in ref:
-                raise KeyError(f'{where}: expected dict(source=..., connector=...), got keys '
+                raise ConfigError(f'{where}: expected dict(source=..., connector=...), got keys '
                                f'{sorted(ref)}')
             connector = ref.get('connector')
             if connector is not None and connector not in self.connectors:
-                raise KeyError(f'{where}.connector: no connector named {connector!r}; '
+                raise ConfigError(f'{where}.connector: no connector named {connector!r}; '
                                f'connectors are {sorted(self.connectors)}')
             ref = ref['source']
         if not isinstance(ref, str) or '.' not in ref:
-            raise KeyError(f"{where}: expected '<model>.<recorder>' or 'batch.<field>', "
+            raise ConfigError(f"{where}: expected '<model>.<recorder>' or 'batch.<field>', "
                            f'got {ref!r}')
         owner, name = ref.split('.', 1)
         if owner == 'batch':
             return
         if owner not in self.recorder_groups:
-            raise KeyError(f'{where}: {ref!r} names no recorded model; models with recorders '
+            raise ConfigError(f'{where}: {ref!r} names no recorded model; models with recorders '
                            f'are {sorted(self.recorder_groups)} (or use batch.<field>)')
         if name not in self.recorder_groups[owner].recorders:
-            raise KeyError(f'{where}: {ref!r} names no recorder; {owner!r} records '
+            raise ConfigError(f'{where}: {ref!r} names no recorder; {owner!r} records '
                            f'{sorted(self.recorder_groups[owner].recorders)}')
 
     def recording(self, owner: str) -> RecorderGroup:
@@ -161,7 +162,7 @@ class Distiller(nn.Module):
         """Set the recordings of a ``replayed`` model for the current batch."""
         group = self.recorder_groups.get(owner)
         if not isinstance(group, ReplayedRecorderGroup):
-            raise KeyError(f'{self.where}: {owner!r} is not a replayed model')
+            raise ConfigError(f'{self.where}: {owner!r} is not a replayed model')
         group.set(values)
 
     def _compile(self, ref: InputRef, where: str) -> Any:
@@ -193,7 +194,7 @@ class Distiller(nn.Module):
             for arg_a, arg_b in self._shape_pairs[name]:
                 a, b = kwargs.get(arg_a), kwargs.get(arg_b)
                 if torch.is_tensor(a) and torch.is_tensor(b) and a.shape != b.shape:
-                    raise ValueError(
+                    raise InvalidValueError(
                         f'{self.where}.losses.{name}: {arg_a} '
                         f'({_describe(self.loss_inputs[name][arg_a])}, shape {tuple(a.shape)}) '
                         f'and {arg_b} ({_describe(self.loss_inputs[name][arg_b])}, shape '
@@ -240,7 +241,7 @@ def _batch_field(batch: Any, name: str, where: str) -> Any:
         return getattr(batch, name)
     else:
         available = [k for k in dir(batch) if not k.startswith('_')]
-    raise KeyError(f'{where}: the batch has no field {name!r}; its fields are {available}')
+    raise ConfigError(f'{where}: the batch has no field {name!r}; its fields are {available}')
 
 
 class _EmptyGroup:

@@ -7,6 +7,8 @@ from typing import Any, Dict, Optional, Union
 
 from torch import nn
 
+from mmkd.errors import ConfigError, InvalidValueError, StateError, WrongTypeError
+
 
 class ModuleRecorder:
     """Captures the output (``kind='output'``) or an input (``kind='input'``) of one module.
@@ -20,7 +22,7 @@ class ModuleRecorder:
 
     def __init__(self, source: str, kind: str = 'output', index: Optional[int] = None) -> None:
         if kind not in ('output', 'input'):
-            raise ValueError(f"recorder kind must be 'output' or 'input', got {kind!r}")
+            raise InvalidValueError(f"recorder kind must be 'output' or 'input', got {kind!r}")
         self.source = source
         self.kind = kind
         self.index = 0 if (kind == 'input' and index is None) else index
@@ -31,7 +33,7 @@ class ModuleRecorder:
         modules = dict(model.named_modules())
         if self.source not in modules:
             names = [name for name in modules if name]
-            raise KeyError(f'{where}: module {self.source!r} does not exist in '
+            raise ConfigError(f'{where}: module {self.source!r} does not exist in '
                            f'{type(model).__name__}; its modules include {names[:20]}')
         self._module = modules[self.source]
 
@@ -68,7 +70,7 @@ class RecorderGroup:
             try:
                 recorder = ModuleRecorder(**cfg)
             except TypeError as err:
-                raise TypeError(f'{where}.{name}: {err}; expected a module path or '
+                raise WrongTypeError(f'{where}.{name}: {err}; expected a module path or '
                                 f'dict(source=..., kind=..., index=...)') from None
             recorder.attach(model, f'{where}.{name}')
             self.recorders[name] = recorder
@@ -85,7 +87,7 @@ class RecorderGroup:
     def get(self, name: str, where: str) -> Any:
         recorder = self.recorders[name]
         if recorder.data is None:
-            raise RuntimeError(f'{where}: module {recorder.source!r} was not called in the last '
+            raise StateError(f'{where}: module {recorder.source!r} was not called in the last '
                                f'forward pass, so recorder {name!r} holds nothing')
         return recorder.data
 
@@ -113,6 +115,6 @@ class ReplayedRecorderGroup:
 
     def get(self, name: str, where: str) -> Any:
         if name not in self.data:
-            raise RuntimeError(f'{where}: no cached value for recorder {name!r} in this batch; '
+            raise StateError(f'{where}: no cached value for recorder {name!r} in this batch; '
                                f'the cache gave {sorted(self.data)}')
         return self.data[name]

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmkd.errors import ConfigError, InvalidValueError
 from mmkd.fileio import load_weights
 from mmkd.registry import MODELS
 
@@ -43,17 +44,17 @@ class TeacherSpec:
                  inputs: Optional[str] = None) -> None:
         where = f'model.teachers.{name}'
         if mode not in TEACHER_MODES:
-            raise ValueError(f'{where}.mode: expected one of {TEACHER_MODES}, got {mode!r}')
+            raise InvalidValueError(f'{where}.mode: expected one of {TEACHER_MODES}, got {mode!r}')
         if dtype not in _DTYPES:
-            raise ValueError(f'{where}.dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}')
+            raise InvalidValueError(f'{where}.dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}')
         if ema_of_student == (model is not None):
-            raise ValueError(f'{where}: give either model=... (a teacher config) or '
+            raise InvalidValueError(f'{where}: give either model=... (a teacher config) or '
                              f'ema_of_student=True, exactly one of them')
         if not 0.0 <= momentum < 1.0:
-            raise ValueError(f'{where}.momentum: expected 0 <= momentum < 1, got {momentum}')
+            raise InvalidValueError(f'{where}.momentum: expected 0 <= momentum < 1, got {momentum}')
         if inputs is not None and (not isinstance(inputs, str) or not inputs.startswith('batch.')
                                    or len(inputs) == len('batch.')):
-            raise ValueError(f"{where}.inputs: expected None (the student's inputs) or "
+            raise InvalidValueError(f"{where}.inputs: expected None (the student's inputs) or "
                              f"'batch.<field>' (a field of data_samples), got {inputs!r}")
         self.name, self.where = name, where
         self.inputs_field = None if inputs is None else inputs[len('batch.'):]
@@ -79,7 +80,7 @@ class TeacherSpec:
             return inputs
         if not isinstance(data_samples, dict) or self.inputs_field not in data_samples:
             present = sorted(data_samples) if isinstance(data_samples, dict) else []
-            raise KeyError(f'{self.where}.inputs: the batch has no data_samples field '
+            raise ConfigError(f'{self.where}.inputs: the batch has no data_samples field '
                            f'{self.inputs_field!r} (fields: {present})')
         return data_samples[self.inputs_field]
 

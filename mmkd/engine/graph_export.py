@@ -37,6 +37,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import torch
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError, StateError, WrongTypeError
 from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import EXPORTERS
 
@@ -86,7 +87,7 @@ def edge_graphs(model: nn.Module) -> List[ExportGraph]:
                 # A new wrapper is in train mode, and exporting puts the whole tree in its mode.
                 graph.module.eval()
             return found
-    raise TypeError(f'{type(model).__name__}: no edge-export wrapper; exportable models: '
+    raise WrongTypeError(f'{type(model).__name__}: no edge-export wrapper; exportable models: '
                     f'{", ".join(sorted(EXPORTERS.module_dict))} (and their subclasses)')
 
 
@@ -106,14 +107,14 @@ def mha_fastpath(enabled: bool) -> Iterator[None]:
 
 def _check_format(fmt: str) -> None:
     if fmt not in FORMATS:
-        raise ValueError(f'format: expected one of {FORMATS}, got {fmt!r}')
+        raise InvalidValueError(f'format: expected one of {FORMATS}, got {fmt!r}')
 
 
 def export_graph(graph: ExportGraph, path: str, fmt: str, opset: int = 17) -> str:
     """Write ``graph`` to ``path`` as ONNX (dynamic batch) or a traced TorchScript module."""
     _check_format(fmt)
     if graph.unsupported and fmt in graph.unsupported:
-        raise ValueError(graph.unsupported[fmt])
+        raise InvalidValueError(graph.unsupported[fmt])
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     if fmt == 'onnx' and graph.onnx_export is not None:
         return graph.onnx_export(path)
@@ -153,7 +154,7 @@ def check_graph(graph: ExportGraph, path: str, fmt: str, batch_size: int = CHECK
         else:
             theirs = torch.jit.load(path)(*inputs)
     if theirs.shape != ours.shape:
-        raise RuntimeError(f'{path}: output shape {tuple(theirs.shape)}, PyTorch gives '
+        raise StateError(f'{path}: output shape {tuple(theirs.shape)}, PyTorch gives '
                            f'{tuple(ours.shape)}')
     return float((theirs - ours).abs().max())
 

@@ -8,17 +8,26 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmkd.errors import MissingFileError
 from mmkd.fileio import allow_mmengine_checkpoint_types
+
+from .config_check import check_config_keys, check_option_keys, syntax_error
+from .student import build_student
 
 
 def load_config(config: str, work_dir: Optional[str] = None,
                 cfg_options: Optional[Dict[str, Any]] = None, launcher: str = 'none') -> Config:
     """Read ``config``, apply ``cfg_options``, and fill ``work_dir`` and ``launcher``."""
     if not osp.isfile(config):
-        raise FileNotFoundError(f'config file {config!r} does not exist')
+        raise MissingFileError(f'config file {config!r} does not exist')
+    error = syntax_error(config)
+    if error is not None:
+        raise error
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+    check_config_keys(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -63,9 +72,14 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
 
 def test(config: str, checkpoint: str, work_dir: Optional[str] = None,
          cfg_options: Optional[Dict[str, Any]] = None) -> Dict[str, float]:
-    """Evaluate ``checkpoint`` on the config's test set; returns the metrics."""
+    """Evaluate ``checkpoint`` on the config's test set; returns the metrics. What is evaluated
+    is the deployable model (the student of a distillation config, which is what its predict
+    mode runs), loaded strictly: a checkpoint of another model is refused with its missing and
+    unexpected keys, and no teacher file is needed."""
     if not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint {checkpoint!r} does not exist')
+        raise MissingFileError(f'checkpoint {checkpoint!r} does not exist')
     cfg = load_config(config, work_dir, cfg_options)
-    cfg.load_from = checkpoint
+    model, _ = build_student(cfg, checkpoint)
+    cfg.model = model
+    cfg.load_from = None
     return build_runner(cfg).test()

@@ -8,6 +8,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from mmengine.config import Config
 
+from mmkd.errors import ConfigError
 from mmkd.fileio import (Checkpoint, atomic_torch_save, has_ema_weights, load_state_dict_file,
                          load_weights, read_checkpoint)
 from mmkd.registry import MODELS
@@ -24,11 +25,11 @@ def student_prefix(model_cfg: dict, student: Optional[str] = None) -> str:
         names = list(model_cfg['students'])
         name = student or model_cfg.get('predict_with') or names[0]
         if name not in names:
-            raise KeyError(f'--student: no student named {name!r}; students are {names}')
+            raise ConfigError(f'--student: no student named {name!r}; students are {names}')
         return f'students.{name}.'
     if 'student' in model_cfg:
         return 'student.'
-    raise KeyError(f"model: {model_cfg.get('type')!r} has no 'student' or 'students' key; "
+    raise ConfigError(f"model: {model_cfg.get('type')!r} has no 'student' or 'students' key; "
                    'is this a distillation config?')
 
 

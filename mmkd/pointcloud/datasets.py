@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError, MissingFileError, OutOfRangeError
 from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import DATASETS
 
@@ -59,7 +60,7 @@ class _PointDatasetBase(Dataset):
 
     def __getitem__(self, index: int) -> Dict:
         if not -len(self) <= index < len(self):
-            raise IndexError(f'{type(self).__name__}: index {index} out of range for '
+            raise OutOfRangeError(f'{type(self).__name__}: index {index} out of range for '
                              f'{len(self)} samples')
         index = index % len(self)
         points = torch.from_numpy(np.array(self._points(index), dtype=np.float32))
@@ -79,18 +80,18 @@ class _FileDatasetBase(_PointDatasetBase):
               extensions: Sequence[str], what: str) -> None:
         root = str(root)
         if not osp.isdir(root):
-            raise FileNotFoundError(f'{type(self).__name__}: root {root!r} is not a directory')
+            raise MissingFileError(f'{type(self).__name__}: root {root!r} is not a directory')
         if classes is None:
             classes = sorted(d for d in os.listdir(root)
                              if osp.isdir(osp.join(root, d)) and not d.startswith('.'))
             if not classes:
-                raise FileNotFoundError(f'{type(self).__name__}: no class folders in {root!r} '
+                raise MissingFileError(f'{type(self).__name__}: no class folders in {root!r} '
                                         f'(expected {what})')
         else:
             classes = list(classes)
             missing = [c for c in classes if not osp.isdir(osp.join(root, c))]
             if missing:
-                raise FileNotFoundError(f'{type(self).__name__}: class folders {missing} not '
+                raise MissingFileError(f'{type(self).__name__}: class folders {missing} not '
                                         f'found in {root!r}')
         exts = tuple(e.lower() for e in extensions)
         files, labels = [], []
@@ -104,7 +105,7 @@ class _FileDatasetBase(_PointDatasetBase):
                     files.append(path)
                     labels.append(label)
         if not files:
-            raise FileNotFoundError(f'{type(self).__name__}: no {"/".join(exts)} files in '
+            raise MissingFileError(f'{type(self).__name__}: no {"/".join(exts)} files in '
                                     f'{root!r} (expected {what})')
         self.root = root
         self.files = files
@@ -148,7 +149,7 @@ class ModelNetFolder(_FileDatasetBase):
                  transforms=None, classes: Optional[Sequence[str]] = None,
                  normalize: bool = True, preload: bool = False) -> None:
         if split not in ('train', 'test'):
-            raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+            raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
         self.split = split
         self.num_points = int(num_points)
         self.normalize = normalize
@@ -163,7 +164,7 @@ class ModelNetFolder(_FileDatasetBase):
             points = sample_surface(vertices, triangles, self.num_points,
                                     _file_rng(path, self.root))
         except ValueError as e:
-            raise ValueError(f'cannot sample points from mesh {path!r}: {e}') from e
+            raise InvalidValueError(f'cannot sample points from mesh {path!r}: {e}') from e
         if self.normalize:
             points = normalize_points(points)
         return points.astype(np.float32)
@@ -238,14 +239,14 @@ class SyntheticShapes(_PointDatasetBase):
                  noise_std: float = 0.01, occlusion_prob: float = 0.3,
                  scale_range: Tuple[float, float] = (0.7, 1.3), progress: bool = True) -> None:
         if split not in ('train', 'test'):
-            raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+            raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
         classes = self.CLASSES if classes is None else tuple(classes)
         unknown = [c for c in classes if c not in SHAPES]
         if unknown or not classes:
-            raise ValueError(f'classes: unknown shapes {unknown} (known: {list(SHAPES)})')
+            raise InvalidValueError(f'classes: unknown shapes {unknown} (known: {list(SHAPES)})')
         per_class = num_train_per_class if split == 'train' else num_test_per_class
         if per_class < 1 or num_points < 1:
-            raise ValueError(f'need >= 1 sample per class and point, got {per_class} per class '
+            raise InvalidValueError(f'need >= 1 sample per class and point, got {per_class} per class '
                              f'and num_points={num_points}')
         self.split = split
         self.num_points = int(num_points)
@@ -267,11 +268,11 @@ class SyntheticShapes(_PointDatasetBase):
                 with np.load(self.cache_file) as data:
                     points, labels = data['points'], data['labels']
             except Exception as e:
-                raise ValueError(f'SyntheticShapes: corrupt cache file {self.cache_file!r} '
+                raise InvalidValueError(f'SyntheticShapes: corrupt cache file {self.cache_file!r} '
                                  f'(delete it to regenerate): {e}') from e
             expected = (len(classes) * per_class, self.num_points, 3)
             if points.shape != expected or labels.shape != expected[:1]:
-                raise ValueError(f'SyntheticShapes: cache file {self.cache_file!r} holds points '
+                raise InvalidValueError(f'SyntheticShapes: cache file {self.cache_file!r} holds points '
                                  f'{points.shape}, labels {labels.shape}; expected {expected} '
                                  f'(delete it to regenerate)')
         else:

@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from torch_geometric.nn import EdgeConv, PointNetConv, global_max_pool, global_mean_pool
 from torch_geometric.utils import scatter
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import MODELS
 from mmkd.shared.classifier import predictions, sample_labels
 
@@ -84,7 +85,7 @@ def parse_point_inputs(inputs: PointInputs, in_channels: int = 0
     if isinstance(inputs, Tensor):
         if inputs.dim() != 3 or inputs.size(2) != 3 + in_channels or \
                 not inputs.is_floating_point() or inputs.size(1) == 0:
-            raise ValueError(f'inputs: {expected}, got a {inputs.dtype} tensor of shape '
+            raise InvalidValueError(f'inputs: {expected}, got a {inputs.dtype} tensor of shape '
                              f'{tuple(inputs.shape)}')
         num_clouds, num_points = inputs.shape[:2]
         flat = inputs.reshape(num_clouds * num_points, -1)
@@ -92,13 +93,13 @@ def parse_point_inputs(inputs: PointInputs, in_channels: int = 0
         x = flat[:, 3:] if in_channels else None
         return flat[:, :3], x, batch, num_clouds
     if not isinstance(inputs, dict):
-        raise ValueError(f'inputs: {expected}, got {type(inputs).__name__}')
+        raise InvalidValueError(f'inputs: {expected}, got {type(inputs).__name__}')
     pos = inputs.get('pos')
     if not isinstance(pos, Tensor) or pos.dim() != 2 or pos.size(1) != 3 or \
             not pos.is_floating_point() or pos.size(0) == 0:
         got = (f'shape {tuple(pos.shape)} {pos.dtype}' if isinstance(pos, Tensor)
                else type(pos).__name__)
-        raise ValueError(f"inputs['pos']: {expected}, got {got}")
+        raise InvalidValueError(f"inputs['pos']: {expected}, got {got}")
     batch = inputs.get('batch')
     if batch is None:
         batch = torch.zeros(pos.size(0), dtype=torch.long, device=pos.device)
@@ -106,19 +107,19 @@ def parse_point_inputs(inputs: PointInputs, in_channels: int = 0
             batch.is_floating_point() or batch.dtype == torch.bool:
         got = (f'shape {tuple(batch.shape)} {batch.dtype}' if isinstance(batch, Tensor)
                else type(batch).__name__)
-        raise ValueError(f"inputs['batch']: {expected}, got {got}")
+        raise InvalidValueError(f"inputs['batch']: {expected}, got {got}")
     batch = batch.long()
     if bool((batch[1:] < batch[:-1]).any()) or int(batch[0]) < 0:
-        raise ValueError("inputs['batch'] must be sorted and non-negative (points of one cloud "
+        raise InvalidValueError("inputs['batch'] must be sorted and non-negative (points of one cloud "
                          'contiguous, clouds in increasing order)')
     x = inputs.get('x')
     if in_channels:
         if not isinstance(x, Tensor) or x.dim() != 2 or x.size(0) != pos.size(0) or \
                 x.size(1) != in_channels or not x.is_floating_point():
             got = (f'shape {tuple(x.shape)}' if isinstance(x, Tensor) else type(x).__name__)
-            raise ValueError(f"inputs['x']: {expected}, got {got}")
+            raise InvalidValueError(f"inputs['x']: {expected}, got {got}")
     elif x is not None:
-        raise ValueError(f"inputs['x'] given but the model has in_channels=0; {expected}")
+        raise InvalidValueError(f"inputs['x'] given but the model has in_channels=0; {expected}")
     return pos, x, batch, int(batch[-1]) + 1
 
 
@@ -129,7 +130,7 @@ class GlobalPool(nn.Module):
     def __init__(self, mode: str = 'max') -> None:
         super().__init__()
         if mode not in ('max', 'mean', 'max_mean'):
-            raise ValueError(f"mode must be 'max', 'mean' or 'max_mean', got {mode!r}")
+            raise InvalidValueError(f"mode must be 'max', 'mean' or 'max_mean', got {mode!r}")
         self.mode = mode
 
     def forward(self, x: Tensor, batch: Tensor, num_clouds: Optional[int] = None) -> Tensor:
@@ -170,7 +171,7 @@ class _PointClassifier(BaseModel):
         """``'tensor'`` -> logits ``[B, num_classes]``; ``'loss'`` -> ``dict(loss_cls)``;
         ``'predict'`` -> one dict per cloud (``scores``, ``pred_label``, ``gt_label``)."""
         if mode not in ('tensor', 'loss', 'predict'):
-            raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+            raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
         pos, x, batch, num_clouds = parse_point_inputs(inputs, self.in_channels)
         logits = self.logits(pos, x, batch, num_clouds)
         if mode == 'tensor':
@@ -317,7 +318,7 @@ class PointNet2Classifier(_PointClassifier):
             max_neighbors = [max_neighbors] * num_levels
         if not (len(radii) == len(channels) == len(max_neighbors) == num_levels) or \
                 num_levels == 0:
-            raise ValueError(f'ratios, radii, channels and max_neighbors need one entry per SA '
+            raise InvalidValueError(f'ratios, radii, channels and max_neighbors need one entry per SA '
                              f'level, got {len(ratios)}, {len(radii)}, {len(channels)} and '
                              f'{len(max_neighbors)}')
         self.in_channels = int(in_channels)
@@ -420,7 +421,7 @@ class DGCNNClassifier(_PointClassifier):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if len(channels) == 0:
-            raise ValueError('channels: DGCNN needs at least one EdgeConv layer')
+            raise InvalidValueError('channels: DGCNN needs at least one EdgeConv layer')
         self.k = int(k)
         self.in_channels = int(in_channels)
         self.num_classes = num_classes

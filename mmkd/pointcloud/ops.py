@@ -32,6 +32,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
+
 __all__ = ['fps', 'knn', 'knn_graph', 'radius', 'radius_graph']
 
 # Upper bound on the elements of one padded distance block [B, queries, N_max] (64 MB float32).
@@ -40,14 +42,14 @@ _MAX_BLOCK = 1 << 24
 
 def _check_points(x: Tensor, name: str) -> Tensor:
     if not isinstance(x, Tensor):
-        raise ValueError(f'{name} must be a torch.Tensor, got {type(x).__name__}')
+        raise InvalidValueError(f'{name} must be a torch.Tensor, got {type(x).__name__}')
     if x.dim() == 1:
         x = x.unsqueeze(-1)
     if x.dim() != 2:
-        raise ValueError(f'{name} must be 2-D [num_points, num_dims] (e.g. [N, 3]), '
+        raise InvalidValueError(f'{name} must be 2-D [num_points, num_dims] (e.g. [N, 3]), '
                          f'got shape {tuple(x.shape)}')
     if not x.is_floating_point():
-        raise ValueError(f'{name} must be a floating-point tensor, got {x.dtype}')
+        raise InvalidValueError(f'{name} must be a floating-point tensor, got {x.dtype}')
     return x
 
 
@@ -56,17 +58,17 @@ def _check_batch(batch: Optional[Tensor], num_points: int, name: str,
     if batch is None:
         return torch.zeros(num_points, dtype=torch.long)
     if not isinstance(batch, Tensor):
-        raise ValueError(f'{name} must be a torch.Tensor or None, got {type(batch).__name__}')
+        raise InvalidValueError(f'{name} must be a torch.Tensor or None, got {type(batch).__name__}')
     if batch.dim() != 1 or batch.numel() != num_points:
-        raise ValueError(f'{name} must be 1-D with one entry per point of {points_name} '
+        raise InvalidValueError(f'{name} must be 1-D with one entry per point of {points_name} '
                          f'({num_points}), got shape {tuple(batch.shape)}')
     if batch.is_floating_point() or batch.dtype == torch.bool:
-        raise ValueError(f'{name} must be an integer tensor, got {batch.dtype}')
+        raise InvalidValueError(f'{name} must be an integer tensor, got {batch.dtype}')
     batch = batch.long()
     if num_points and int(batch.min()) < 0:
-        raise ValueError(f'{name} must be non-negative')
+        raise InvalidValueError(f'{name} must be non-negative')
     if num_points > 1 and bool((batch[1:] < batch[:-1]).any()):
-        raise ValueError(f'{name} must be sorted (points of one cloud contiguous, clouds in '
+        raise InvalidValueError(f'{name} must be sorted (points of one cloud contiguous, clouds in '
                          'increasing order)')
     return batch
 
@@ -74,10 +76,10 @@ def _check_batch(batch: Optional[Tensor], num_points: int, name: str,
 def _check_k(k: int, name: str = 'k') -> int:
     if isinstance(k, bool) or not isinstance(k, int) and not (
             isinstance(k, Tensor) and k.numel() == 1):
-        raise ValueError(f'{name} must be an int >= 1, got {k!r}')
+        raise InvalidValueError(f'{name} must be an int >= 1, got {k!r}')
     k = int(k)
     if k < 1:
-        raise ValueError(f'{name} must be >= 1, got {k}')
+        raise InvalidValueError(f'{name} must be >= 1, got {k}')
     return k
 
 
@@ -179,7 +181,7 @@ def _check_query(x: Tensor, y: Tensor, batch_x: Optional[Tensor],
     x = _check_points(x, 'x')
     y = _check_points(y, 'y')
     if x.size(1) != y.size(1):
-        raise ValueError(f'x and y must have the same number of dimensions, got {x.size(1)} '
+        raise InvalidValueError(f'x and y must have the same number of dimensions, got {x.size(1)} '
                          f'and {y.size(1)}')
     return (x, y, _check_batch(batch_x, x.size(0), 'batch_x', 'x').to(x.device),
             _check_batch(batch_y, y.size(0), 'batch_y', 'y').to(x.device))
@@ -204,7 +206,7 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None,
 def _graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str,
            r: Optional[float]) -> Tensor:
     if flow not in ('source_to_target', 'target_to_source'):
-        raise ValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+        raise InvalidValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
     x = _check_points(x, 'x')
     batch = _check_batch(batch, x.size(0), 'batch', 'x').to(x.device)
     centre, nbr = _nearest(x, x, k, batch, batch, exclude_self=not loop, r=r)
@@ -231,7 +233,7 @@ def _check_r(r: float) -> float:
     if isinstance(r, Tensor):
         r = float(r)
     if not isinstance(r, (int, float)) or isinstance(r, bool) or not r >= 0:
-        raise ValueError(f'r must be a number >= 0, got {r!r}')
+        raise InvalidValueError(f'r must be a number >= 0, got {r!r}')
     return float(r)
 
 
@@ -272,7 +274,7 @@ def fps(pos: Tensor, batch: Optional[Tensor] = None, ratio: float = 0.5,
     if isinstance(ratio, Tensor):
         ratio = float(ratio)
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
-        raise ValueError(f'ratio must be in (0, 1], got {ratio!r}')
+        raise InvalidValueError(f'ratio must be in (0, 1], got {ratio!r}')
     if pos.size(0) == 0:
         return torch.empty(0, dtype=torch.long, device=pos.device)
     num_clouds = _num_clouds(batch)

@@ -9,6 +9,8 @@ from typing import Tuple
 
 import numpy as np
 
+from mmkd.errors import InvalidValueError
+
 
 Mesh = Tuple[np.ndarray, np.ndarray]  # vertices float64 [V, 3], triangles int64 [F, 3]
 
@@ -20,7 +22,7 @@ def sample_surface(vertices: np.ndarray, triangles: np.ndarray, num_points: int,
     areas = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     total = areas.sum()
     if not np.isfinite(total) or total <= 0:
-        raise ValueError('mesh has zero surface area')
+        raise InvalidValueError('mesh has zero surface area')
     face = rng.choice(len(tri), size=num_points, p=areas / total)
     r1 = np.sqrt(rng.random(num_points))
     r2 = rng.random(num_points)
@@ -51,7 +53,7 @@ def _parse_off(path: str) -> Mesh:
     tokens = [line.split('#', 1)[0].split() for line in text.splitlines()]
     tokens = [t for line in tokens for t in line]
     if not tokens or not tokens[0].startswith('OFF'):
-        raise ValueError('no OFF header')
+        raise InvalidValueError('no OFF header')
     head = tokens[0][3:]
     rest = ([head] if head else []) + tokens[1:]
     nv, nf = int(rest[0]), int(rest[1])
@@ -63,12 +65,12 @@ def _parse_off(path: str) -> Mesh:
         k = int(rest[pos])
         idx = [int(v) for v in rest[pos + 1:pos + 1 + k]]
         if len(idx) != k:
-            raise ValueError('truncated face list')
+            raise InvalidValueError('truncated face list')
         faces.extend([idx[0], idx[i], idx[i + 1]] for i in range(1, k - 1))  # fan
         pos += 1 + k
     triangles = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     if len(triangles) and (triangles.min() < 0 or triangles.max() >= nv):
-        raise ValueError('face index out of range')
+        raise InvalidValueError('face index out of range')
     return vertices, triangles
 
 
@@ -93,10 +95,10 @@ def read_mesh(path: str) -> Mesh:
             except Exception:
                 vertices = triangles = None
     if vertices is None or len(vertices) == 0 or len(triangles) == 0:
-        raise ValueError(f'cannot read a triangle mesh from {path!r} (the file is empty, '
+        raise InvalidValueError(f'cannot read a triangle mesh from {path!r} (the file is empty, '
                          f'corrupt or has no faces)')
     if not np.isfinite(vertices).all():
-        raise ValueError(f'mesh {path!r} has non-finite vertex coordinates')
+        raise InvalidValueError(f'mesh {path!r} has non-finite vertex coordinates')
     return vertices, triangles
 
 
@@ -105,14 +107,14 @@ def read_points(path: str) -> np.ndarray:
     open3d reads (.ply, .pcd, .xyz, ...). Raises ValueError naming ``path`` when unreadable/empty.
     """
     if os.path.getsize(path) == 0:
-        raise ValueError(f'point-cloud file {path!r} is empty')
+        raise InvalidValueError(f'point-cloud file {path!r} is empty')
     if path.lower().endswith('.npy'):
         try:
             points = np.load(path, allow_pickle=False)
         except Exception as e:
-            raise ValueError(f'cannot read a numpy array from {path!r}: {e}') from e
+            raise InvalidValueError(f'cannot read a numpy array from {path!r}: {e}') from e
         if points.ndim != 2 or points.shape[1] < 3 or not np.issubdtype(points.dtype, np.number):
-            raise ValueError(f'{path!r}: expected a numeric array of shape [N, >=3], got '
+            raise InvalidValueError(f'{path!r}: expected a numeric array of shape [N, >=3], got '
                              f'{points.dtype} {points.shape}')
         points = np.asarray(points[:, :3], dtype=np.float64)
     else:
@@ -121,10 +123,10 @@ def read_points(path: str) -> np.ndarray:
             try:
                 points = np.asarray(o3d.io.read_point_cloud(path).points, dtype=np.float64)
             except Exception as e:
-                raise ValueError(f'cannot read a point cloud from {path!r}: {e}') from e
+                raise InvalidValueError(f'cannot read a point cloud from {path!r}: {e}') from e
     if len(points) == 0:
-        raise ValueError(f'cannot read a point cloud from {path!r} (no points: the file is '
+        raise InvalidValueError(f'cannot read a point cloud from {path!r} (no points: the file is '
                          f'empty, corrupt or in an unsupported format)')
     if not np.isfinite(points).all():
-        raise ValueError(f'point cloud {path!r} has non-finite coordinates')
+        raise InvalidValueError(f'point cloud {path!r} has non-finite coordinates')
     return points

@@ -13,6 +13,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from mmkd.errors import InvalidValueError, WrongTypeError
 from mmkd.registry import TRANSFORMS
 
 PointsLike = Union[torch.Tensor, np.ndarray]
@@ -26,10 +27,10 @@ def _as_tensor(points: PointsLike, name: str):
     was_numpy = isinstance(points, np.ndarray)
     tensor = torch.from_numpy(points) if was_numpy else points
     if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f'{name}: expected a torch.Tensor or numpy array of shape [N, 3], '
+        raise WrongTypeError(f'{name}: expected a torch.Tensor or numpy array of shape [N, 3], '
                         f'got {type(points).__name__}')
     if tensor.dim() != 2 or tensor.shape[1] != 3:
-        raise ValueError(f'{name}: expected points of shape [N, 3], got {tuple(tensor.shape)}')
+        raise InvalidValueError(f'{name}: expected points of shape [N, 3], got {tuple(tensor.shape)}')
     if not tensor.is_floating_point():
         tensor = tensor.float()
     return tensor, was_numpy
@@ -64,7 +65,7 @@ class NormalizeToUnitSphere(_PointTransform):
 
     def transform(self, points, generator=None):
         if points.shape[0] == 0:
-            raise ValueError('NormalizeToUnitSphere: got an empty point cloud')
+            raise InvalidValueError('NormalizeToUnitSphere: got an empty point cloud')
         centred = points - points.mean(dim=0, keepdim=True)
         scale = centred.norm(dim=1).max()
         return centred / scale if scale > 0 else centred
@@ -82,7 +83,7 @@ class SamplePoints(_PointTransform):
 
     def __init__(self, num_points: int, seed: Optional[int] = None) -> None:
         if int(num_points) != num_points or num_points < 1:
-            raise ValueError(f'SamplePoints: num_points must be a positive int, got {num_points!r}')
+            raise InvalidValueError(f'SamplePoints: num_points must be a positive int, got {num_points!r}')
         self.num_points = int(num_points)
         self.seed = seed
 
@@ -91,7 +92,7 @@ class SamplePoints(_PointTransform):
             generator = torch.Generator().manual_seed(self.seed)
         n = points.shape[0]
         if n == 0:
-            raise ValueError('SamplePoints: got an empty point cloud')
+            raise InvalidValueError('SamplePoints: got an empty point cloud')
         if n >= self.num_points:
             index = torch.randperm(n, generator=generator)[:self.num_points]
         else:
@@ -107,7 +108,7 @@ class Jitter(_PointTransform):
 
     def __init__(self, sigma: float = 0.01, clip: float = 0.05) -> None:
         if sigma < 0 or clip < 0:
-            raise ValueError(f'Jitter: sigma and clip must be >= 0, got {sigma}, {clip}')
+            raise InvalidValueError(f'Jitter: sigma and clip must be >= 0, got {sigma}, {clip}')
         self.sigma = sigma
         self.clip = clip
 
@@ -151,7 +152,7 @@ class RandomRotation(_PointTransform):
 
     def __init__(self, axis: Optional[str] = 'z') -> None:
         if axis is not None and axis not in ('x', 'y', 'z'):
-            raise ValueError(f"RandomRotation: axis must be 'x', 'y', 'z' or None, got {axis!r}")
+            raise InvalidValueError(f"RandomRotation: axis must be 'x', 'y', 'z' or None, got {axis!r}")
         self.axis = axis
 
     def transform(self, points, generator=None):
@@ -166,7 +167,7 @@ class RandomPointDropout(_PointTransform):
 
     def __init__(self, max_ratio: float = 0.875) -> None:
         if not 0 <= max_ratio < 1:
-            raise ValueError(f'RandomPointDropout: max_ratio must be in [0, 1), got {max_ratio}')
+            raise InvalidValueError(f'RandomPointDropout: max_ratio must be in [0, 1), got {max_ratio}')
         self.max_ratio = max_ratio
 
     def transform(self, points, generator=None):
@@ -184,7 +185,7 @@ def _build_one(transform) -> Callable:
         return TRANSFORMS.build(transform)
     if callable(transform):
         return transform
-    raise TypeError(f'expected a transform config dict or a callable, got {transform!r}')
+    raise WrongTypeError(f'expected a transform config dict or a callable, got {transform!r}')
 
 
 @TRANSFORMS.register_module()

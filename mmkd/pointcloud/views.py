@@ -57,6 +57,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError, WrongTypeError
 from mmkd.fileio import save_figure
 from mmkd.registry import DATASETS
 
@@ -82,15 +83,15 @@ def view_rotations(num_views: int = 6, views: ViewsLike = 'cube',
     the view set (see the module docstring): ``'cube'``, ``'ring'`` or an explicit tensor."""
     if isinstance(views, Tensor):
         if views.dim() != 3 or views.shape[1:] != (3, 3):
-            raise ValueError(f'views: expected a [V, 3, 3] tensor of camera frames, got '
+            raise InvalidValueError(f'views: expected a [V, 3, 3] tensor of camera frames, got '
                              f'{tuple(views.shape)}')
         return views.double()
     if int(num_views) != num_views or num_views < 1:
-        raise ValueError(f'num_views must be a positive int, got {num_views!r}')
+        raise InvalidValueError(f'num_views must be a positive int, got {num_views!r}')
     num_views = int(num_views)
     if views == 'cube':
         if num_views > len(CUBE_VIEWS):
-            raise ValueError(f"views='cube' has {len(CUBE_VIEWS)} views, got num_views="
+            raise InvalidValueError(f"views='cube' has {len(CUBE_VIEWS)} views, got num_views="
                              f"{num_views} (use views='ring' for more)")
         return torch.tensor([CUBE_VIEWS[n] for n in list(CUBE_VIEWS)[:num_views]],
                             dtype=torch.float64)
@@ -101,7 +102,7 @@ def view_rotations(num_views: int = 6, views: ViewsLike = 'cube',
         right = torch.stack([azim.cos(), azim.sin(), torch.zeros_like(azim)], 1)
         up = torch.cross(towards, right, dim=1)
         return torch.stack([right, up, towards], 1)
-    raise ValueError(f"views: expected 'cube', 'ring' or a [V, 3, 3] tensor, got {views!r}")
+    raise InvalidValueError(f"views: expected 'cube', 'ring' or a [V, 3, 3] tensor, got {views!r}")
 
 
 def view_names(num_views: int = 6, views: ViewsLike = 'cube', elevation: float = 30.0
@@ -122,37 +123,37 @@ def _parse_points(points: Tensor, batch: Optional[Tensor], num_clouds: Optional[
                   ) -> Tuple[Tensor, Tensor, int]:
     """``(pos [N, 3] float, batch [N] long, num_clouds)`` from dense ``[B, N, 3]`` or ragged."""
     if not isinstance(points, Tensor):
-        raise TypeError(f'points: expected a torch.Tensor, got {type(points).__name__}')
+        raise WrongTypeError(f'points: expected a torch.Tensor, got {type(points).__name__}')
     if not points.is_floating_point():
         points = points.float()
     if points.dim() == 3:
         if points.shape[2] != 3:
-            raise ValueError(f'points: expected [B, N, 3] or [N, 3], got {tuple(points.shape)}')
+            raise InvalidValueError(f'points: expected [B, N, 3] or [N, 3], got {tuple(points.shape)}')
         if batch is not None:
-            raise ValueError('batch must be None for dense [B, N, 3] points')
+            raise InvalidValueError('batch must be None for dense [B, N, 3] points')
         b, n = points.shape[:2]
         batch = torch.arange(b, device=points.device).repeat_interleave(n)
         if num_clouds is not None and num_clouds != b:
-            raise ValueError(f'num_clouds={num_clouds} but dense points hold {b} clouds')
+            raise InvalidValueError(f'num_clouds={num_clouds} but dense points hold {b} clouds')
         return points.reshape(b * n, 3), batch, b
     if points.dim() != 2 or points.shape[1] != 3:
-        raise ValueError(f'points: expected [B, N, 3] or [N, 3], got {tuple(points.shape)}')
+        raise InvalidValueError(f'points: expected [B, N, 3] or [N, 3], got {tuple(points.shape)}')
     if batch is None:
         batch = torch.zeros(points.shape[0], dtype=torch.long, device=points.device)
     elif (not isinstance(batch, Tensor) or batch.dim() != 1 or batch.numel() != points.shape[0]
           or batch.is_floating_point() or batch.dtype == torch.bool):
         got = (f'{tuple(batch.shape)} {batch.dtype}' if isinstance(batch, Tensor)
                else type(batch).__name__)
-        raise ValueError(f'batch: expected an integer tensor of shape [{points.shape[0]}], '
+        raise InvalidValueError(f'batch: expected an integer tensor of shape [{points.shape[0]}], '
                          f'got {got}')
     batch = batch.long().to(points.device)
     if batch.numel() and int(batch.min()) < 0:
-        raise ValueError('batch: cloud indices must be >= 0')
+        raise InvalidValueError('batch: cloud indices must be >= 0')
     found = int(batch.max()) + 1 if batch.numel() else (1 if num_clouds is None else 0)
     if num_clouds is None:
         num_clouds = found
     elif num_clouds < found:
-        raise ValueError(f'num_clouds={num_clouds} but batch names cloud {found - 1}')
+        raise InvalidValueError(f'num_clouds={num_clouds} but batch names cloud {found - 1}')
     return points, batch, int(num_clouds)
 
 
@@ -222,12 +223,12 @@ def project_depth_views(points: Tensor, batch: Optional[Tensor] = None, num_view
     pos, batch, num_b = _parse_points(points, batch, num_clouds)
     size = int(image_size)
     if size != image_size or size < 1:
-        raise ValueError(f'image_size must be a positive int, got {image_size!r}')
+        raise InvalidValueError(f'image_size must be a positive int, got {image_size!r}')
     r = int(radius)
     if r != radius or r < 0:
-        raise ValueError(f'radius must be an int >= 0, got {radius!r}')
+        raise InvalidValueError(f'radius must be an int >= 0, got {radius!r}')
     if extent <= 0:
-        raise ValueError(f'extent must be > 0, got {extent}')
+        raise InvalidValueError(f'extent must be > 0, got {extent}')
     rot = view_rotations(num_views, views, elevation).to(device=pos.device, dtype=pos.dtype)
     num_v = rot.shape[0]
     hw = size * size
@@ -283,7 +284,7 @@ def _soft_splats(x: Tensor, y: Tensor, row: Tensor, col: Tensor, in_frame: Tenso
     :func:`project_depth_views`), differentiable w.r.t. ``x``, ``y`` and ``intensity``."""
     base, trash, size = slots
     if sigma <= 0:
-        raise ValueError(f'sigma must be > 0, got {sigma}')
+        raise InvalidValueError(f'sigma must be > 0, got {sigma}')
     window = r + int(math.ceil(3 * sigma))
     # points in front-to-back order within every view (all window entries of a point share
     # its depth), so one stable sort by pixel later gives per-pixel depth order
@@ -336,17 +337,17 @@ def _as_tensor_mesh(mesh):
         triangles = np.ascontiguousarray(np.asarray(mesh[1], dtype=np.int32))
         if vertices.ndim != 2 or vertices.shape[1] != 3 or triangles.ndim != 2 or \
                 triangles.shape[1] != 3:
-            raise ValueError(f'mesh: expected vertices [V, 3] and triangles [F, 3], got '
+            raise InvalidValueError(f'mesh: expected vertices [V, 3] and triangles [F, 3], got '
                              f'{vertices.shape} and {triangles.shape}')
         tmesh = o3d.t.geometry.TriangleMesh()
         tmesh.vertex.positions = o3d.core.Tensor(vertices)
         tmesh.triangle.indices = o3d.core.Tensor(triangles)
     else:
-        raise TypeError(f'mesh: expected an open3d TriangleMesh (legacy or tensor) or a '
+        raise WrongTypeError(f'mesh: expected an open3d TriangleMesh (legacy or tensor) or a '
                         f'(vertices, triangles) pair, got {type(mesh).__name__}')
     if 'positions' not in tmesh.vertex or 'indices' not in tmesh.triangle or \
             len(tmesh.triangle.indices) == 0:
-        raise ValueError('mesh has no triangles')
+        raise InvalidValueError('mesh has no triangles')
     if tmesh.vertex.positions.dtype != o3d.core.float32:
         tmesh = tmesh.clone()
         tmesh.vertex.positions = tmesh.vertex.positions.to(o3d.core.float32)
@@ -370,7 +371,7 @@ def render_mesh_depth(mesh, num_views: int = 6, image_size: int = 64,
     tmesh = _as_tensor_mesh(mesh)
     size = int(image_size)
     if size != image_size or size < 1:
-        raise ValueError(f'image_size must be a positive int, got {image_size!r}')
+        raise InvalidValueError(f'image_size must be a positive int, got {image_size!r}')
     rot = view_rotations(num_views, views, elevation).numpy()  # [V, 3, 3]
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(tmesh)
@@ -400,7 +401,7 @@ def point_item(item: Any, where: str) -> Tuple[Tensor, Dict]:
     absent), for the wrappers that add rendered views; ``TypeError`` naming ``where`` for
     anything else."""
     if not isinstance(item, dict) or 'inputs' not in item:
-        raise TypeError(f'{where}: expected items dict(inputs=[N, 3], data_samples=dict(...)), '
+        raise WrongTypeError(f'{where}: expected items dict(inputs=[N, 3], data_samples=dict(...)), '
                         f'got {type(item).__name__}')
     points = item['inputs']
     if isinstance(points, np.ndarray):
@@ -454,11 +455,11 @@ class PointCloudWithViews(Dataset):
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.return_pixels = bool(return_pixels)
         if inputs not in ('points', 'views'):
-            raise ValueError(f"PointCloudWithViews.inputs: expected 'points' or 'views', got "
+            raise InvalidValueError(f"PointCloudWithViews.inputs: expected 'points' or 'views', got "
                              f'{inputs!r}')
         self.inputs = inputs
         if num_points is not None and (int(num_points) != num_points or num_points < 1):
-            raise ValueError(f'PointCloudWithViews.num_points: expected None or a positive int, '
+            raise InvalidValueError(f'PointCloudWithViews.num_points: expected None or a positive int, '
                              f'got {num_points!r}')
         self.num_points = None if num_points is None else int(num_points)
         view_rotations(num_views, views, elevation)  # validate now, not in a worker
@@ -476,7 +477,7 @@ class PointCloudWithViews(Dataset):
         item = self.dataset[index]
         points, data_samples = point_item(item, 'PointCloudWithViews')
         if self.num_points is not None and points.shape[0] < self.num_points:
-            raise ValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} points, '
+            raise InvalidValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} points, '
                              f'fewer than num_points={self.num_points}')
         keep = slice(None) if self.num_points is None else slice(0, self.num_points)
         with torch.no_grad():
@@ -513,11 +514,11 @@ def save_view_grid(views, titles: Sequence[str], path: str,
     if views.ndim == 5 and views.shape[2] == 1:
         views = views[:, :, 0]
     if views.ndim != 4 or views.shape[0] == 0 or views.shape[1] == 0:
-        raise ValueError(f'save_view_grid: expected views [S, V, 1, H, W] or [S, V, H, W], got '
+        raise InvalidValueError(f'save_view_grid: expected views [S, V, 1, H, W] or [S, V, H, W], got '
                          f'{views.shape}')
     rows, cols = views.shape[:2]
     if len(titles) != rows:
-        raise ValueError(f'save_view_grid: {rows} samples but {len(titles)} titles')
+        raise InvalidValueError(f'save_view_grid: {rows} samples but {len(titles)} titles')
     if view_titles is None:
         view_titles = list(CUBE_VIEWS)[:cols] if cols <= len(CUBE_VIEWS) else \
             [f'view {j}' for j in range(cols)]

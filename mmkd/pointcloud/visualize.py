@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from mmkd.errors import InvalidValueError
 from mmkd.fileio import save_figure
 
 __all__ = ['render_samples', 'predict_samples', 'pick_indices', 'sample_color',
@@ -59,7 +60,7 @@ def _as_numpy(points: PointsLike, index: int) -> np.ndarray:
         points = points.detach().cpu().numpy()
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] < 3 or len(points) == 0:
-        raise ValueError(f'points[{index}]: expected an array of shape [N, 3] with N > 0, got '
+        raise InvalidValueError(f'points[{index}]: expected an array of shape [N, 3] with N > 0, got '
                          f'{points.shape}')
     return points[:, :3]
 
@@ -80,13 +81,13 @@ def render_samples(points: Sequence[PointsLike], titles: Sequence[str], path: st
     picture is exactly ``(columns * panel_size * dpi, rows * panel_size * dpi)`` pixels.
     """
     if len(points) == 0:
-        raise ValueError('render_samples: no point clouds to draw')
+        raise InvalidValueError('render_samples: no point clouds to draw')
     if len(titles) != len(points):
-        raise ValueError(f'render_samples: {len(points)} clouds but {len(titles)} titles')
+        raise InvalidValueError(f'render_samples: {len(points)} clouds but {len(titles)} titles')
     if colors is not None and len(colors) != len(points):
-        raise ValueError(f'render_samples: {len(points)} clouds but {len(colors)} colours')
+        raise InvalidValueError(f'render_samples: {len(points)} clouds but {len(colors)} colours')
     if ncols < 1:
-        raise ValueError(f'render_samples: ncols must be >= 1, got {ncols}')
+        raise InvalidValueError(f'render_samples: ncols must be >= 1, got {ncols}')
     clouds = [_as_numpy(p, i) for i, p in enumerate(points)]
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -126,7 +127,7 @@ def pick_indices(labels: Sequence[int], num: int, seed: int = 0) -> List[int]:
     random sample from each in turn (round robin) until ``num`` are chosen (all of them when
     there are fewer). Deterministic for ``seed``."""
     if num < 1:
-        raise ValueError(f'num must be >= 1, got {num}')
+        raise InvalidValueError(f'num must be >= 1, got {num}')
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
     classes = rng.permutation(np.unique(labels))

@@ -6,6 +6,8 @@ from typing import Any, Dict, List, Optional
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmkd.errors import ConfigError, InvalidValueError
+
 
 def conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
     """3x3 convolution (no bias), batch norm, ReLU."""
@@ -21,7 +23,7 @@ def classifier_outputs(logits: Tensor, data_samples: Optional[Dict[str, Any]], m
         return dict(loss_cls=masked_cross_entropy(logits, sample_labels(data_samples)))
     if mode == 'predict':
         return predictions(logits, data_samples)
-    raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+    raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
 
 
 def masked_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
@@ -37,7 +39,7 @@ def masked_cross_entropy(logits: Tensor, labels: Tensor) -> Tensor:
 def sample_labels(data_samples: Optional[Dict[str, Any]]) -> Tensor:
     """``data_samples['labels']``, with an error that says the loss needs them."""
     if not isinstance(data_samples, dict) or 'labels' not in data_samples:
-        raise KeyError("data_samples: the 'loss' mode needs data_samples['labels']")
+        raise ConfigError("data_samples: the 'loss' mode needs data_samples['labels']")
     return data_samples['labels']
 
 

@@ -29,6 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 from torch.utils.data import Dataset
 
+from mmkd.errors import ConfigError, InvalidValueError, MissingFileError, OutOfRangeError
 from mmkd.fileio import atomic_write_bytes, save_figure
 from mmkd.registry import DATASETS
 
@@ -60,7 +61,7 @@ class _ImageTextBase(Dataset):
 
     def __getitem__(self, index: int) -> Dict:
         if not -len(self) <= index < len(self):
-            raise IndexError(f'{type(self).__name__}: index {index} out of range for '
+            raise OutOfRangeError(f'{type(self).__name__}: index {index} out of range for '
                              f'{len(self)} samples')
         index = index % len(self)
         image = image_tensor(self._image(index))
@@ -116,9 +117,9 @@ class CsvImageText(_ImageTextBase):
                  transforms: Optional[Callable] = None) -> None:
         ann_file = str(ann_file)
         if not osp.isfile(ann_file):
-            raise FileNotFoundError(f'CsvImageText: annotation file {ann_file!r} does not exist')
+            raise MissingFileError(f'CsvImageText: annotation file {ann_file!r} does not exist')
         if not isinstance(sep, str) or len(sep) != 1:
-            raise ValueError(f'CsvImageText: sep must be a single character, got {sep!r}')
+            raise InvalidValueError(f'CsvImageText: sep must be a single character, got {sep!r}')
         self.ann_file = ann_file
         self.data_root = str(data_root) if data_root is not None else \
             osp.dirname(osp.abspath(ann_file))
@@ -127,7 +128,7 @@ class CsvImageText(_ImageTextBase):
         with open(ann_file, newline='', encoding='utf-8-sig') as f:
             rows = list(csv.reader(f, delimiter=sep))
         if not rows:
-            raise ValueError(f'CsvImageText: {ann_file!r} is empty (expected a header line with '
+            raise InvalidValueError(f'CsvImageText: {ann_file!r} is empty (expected a header line with '
                              f'columns {img_key!r} and {caption_key!r})')
         header = [h.strip() for h in rows[0]]
         wanted = [img_key, caption_key] + ([label_key] if label_key is not None else [])
@@ -135,7 +136,7 @@ class CsvImageText(_ImageTextBase):
             if key not in header:
                 hint = '' if len(header) > 1 else \
                     f' (only one column was found: is the separator {sep!r} right?)'
-                raise KeyError(f'CsvImageText: column {key!r} not found in {ann_file!r}; '
+                raise ConfigError(f'CsvImageText: column {key!r} not found in {ann_file!r}; '
                                f'columns present: {header}{hint}')
         cols = {key: header.index(key) for key in wanted}
         self.files, self.texts, self.lines, raw_labels = [], [], [], []
@@ -143,24 +144,24 @@ class CsvImageText(_ImageTextBase):
             if not row or all(not c.strip() for c in row):
                 continue  # blank line
             if len(row) < len(header):
-                raise ValueError(f'CsvImageText: {ann_file!r} line {line} has {len(row)} '
+                raise InvalidValueError(f'CsvImageText: {ann_file!r} line {line} has {len(row)} '
                                  f'fields, the header has {len(header)}: {row}')
             path = row[cols[img_key]].strip()
             if not path:
-                raise ValueError(f'CsvImageText: {ann_file!r} line {line}: empty {img_key!r}')
+                raise InvalidValueError(f'CsvImageText: {ann_file!r} line {line}: empty {img_key!r}')
             self.files.append(path if osp.isabs(path) else osp.join(self.data_root, path))
             self.texts.append(row[cols[caption_key]])
             self.lines.append(line)
             if label_key is not None:
                 raw_labels.append(row[cols[label_key]].strip())
         if not self.files:
-            raise ValueError(f'CsvImageText: {ann_file!r} has a header but no rows')
+            raise InvalidValueError(f'CsvImageText: {ann_file!r} has a header but no rows')
         if check_files:
             missing = [(i, self.lines[i], p) for i, p in enumerate(self.files)
                        if not osp.isfile(p)]
             if missing:
                 shown = '; '.join(f'row {i} (line {ln}): {p!r}' for i, ln, p in missing[:5])
-                raise FileNotFoundError(
+                raise MissingFileError(
                     f'CsvImageText: {len(missing)} of {len(self.files)} image files listed in '
                     f'{ann_file!r} do not exist (relative paths are resolved against '
                     f'{self.data_root!r}): {shown}' + (' ...' if len(missing) > 5 else ''))
@@ -176,7 +177,7 @@ class CsvImageText(_ImageTextBase):
                 elif value.lstrip('-').isdigit() and 0 <= int(value) < len(classes):
                     self.labels.append(int(value))
                 else:
-                    raise ValueError(f'CsvImageText: {ann_file!r} row {i} (line '
+                    raise InvalidValueError(f'CsvImageText: {ann_file!r} row {i} (line '
                                      f'{self.lines[i]}): label {value!r} in column '
                                      f'{label_key!r} is not one of the classes {classes} nor an '
                                      f'index into them')
@@ -221,7 +222,7 @@ class ImageFolderCaptions(_ImageTextBase):
                  transforms: Optional[Callable] = None) -> None:
         root = str(root)
         if not osp.isdir(root):
-            raise FileNotFoundError(f'ImageFolderCaptions: root {root!r} is not a directory')
+            raise MissingFileError(f'ImageFolderCaptions: root {root!r} is not a directory')
         self.root = root
         self.image_size = None if image_size is None else int(image_size)
         self.transforms = transforms
@@ -303,25 +304,25 @@ class SyntheticCaptionedScenes(_ImageTextBase):
                  position_jitter: float = 0.04, transforms: Optional[Callable] = None,
                  progress: bool = True) -> None:
         if split not in ('train', 'test'):
-            raise ValueError(f"split: expected 'train' or 'test', got {split!r}")
+            raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
         if label_type not in self.LABEL_TYPES:
-            raise ValueError(f'label_type: expected one of {self.LABEL_TYPES}, got '
+            raise InvalidValueError(f'label_type: expected one of {self.LABEL_TYPES}, got '
                              f'{label_type!r}')
         shapes = tuple(DEFAULT_SHAPES if shapes is None else shapes)
         colors = tuple(DEFAULT_COLORS if colors is None else colors)
         bad = [s for s in shapes if s not in SHAPES]
         if bad or len(shapes) < 2 or len(set(shapes)) != len(shapes):
-            raise ValueError(f'shapes: need >= 2 distinct names from {list(SHAPES)}, got '
+            raise InvalidValueError(f'shapes: need >= 2 distinct names from {list(SHAPES)}, got '
                              f'{list(shapes)}')
         bad = [c for c in colors if c not in COLORS]
         if bad or len(colors) < 2 or len(set(colors)) != len(colors):
-            raise ValueError(f'colors: need >= 2 distinct names from {list(COLORS)}, got '
+            raise InvalidValueError(f'colors: need >= 2 distinct names from {list(COLORS)}, got '
                              f'{list(colors)}')
         if not 1 <= max_count <= 3:
-            raise ValueError(f'max_count: expected 1..3, got {max_count}')
+            raise InvalidValueError(f'max_count: expected 1..3, got {max_count}')
         num = int(num_train if split == 'train' else num_test)
         if num < 1 or image_size < 8:
-            raise ValueError(f'need >= 1 sample and image_size >= 8, got {num} samples and '
+            raise InvalidValueError(f'need >= 1 sample and image_size >= 8, got {num} samples and '
                              f'image_size={image_size}')
         if label_type == 'shape':
             classes = shapes
@@ -371,10 +372,10 @@ class SyntheticCaptionedScenes(_ImageTextBase):
                 images, captions, labels = f['images'], f['captions'], f['labels']
             expected = (p['num'], p['image_size'], p['image_size'], 3)
             if images.shape != expected or images.dtype != np.uint8:
-                raise ValueError(f'images are {images.dtype} {images.shape}, expected uint8 '
+                raise InvalidValueError(f'images are {images.dtype} {images.shape}, expected uint8 '
                                  f'{expected}')
             if captions.shape != expected[:1] or labels.shape != expected[:1]:
-                raise ValueError(f'captions {captions.shape} / labels {labels.shape}, expected '
+                raise InvalidValueError(f'captions {captions.shape} / labels {labels.shape}, expected '
                                  f'{expected[:1]}')
         except Exception as e:
             warnings.warn(f'SyntheticCaptionedScenes: cache file {self.cache_file!r} is corrupt '
@@ -426,9 +427,9 @@ def save_caption_grid(dataset, indices: Sequence[int], path: str, ncols: int = 4
     import textwrap
     indices = list(indices)
     if not indices:
-        raise ValueError('save_caption_grid: no indices to draw')
+        raise InvalidValueError('save_caption_grid: no indices to draw')
     if ncols < 1:
-        raise ValueError(f'save_caption_grid: ncols must be >= 1, got {ncols}')
+        raise InvalidValueError(f'save_caption_grid: ncols must be >= 1, got {ncols}')
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -8,6 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from mmkd.errors import ConfigError, InvalidValueError, MissingFileError
+
 
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp', '.tif', '.tiff')
 
@@ -18,13 +20,13 @@ def load_image(path: str, image_size: Optional[int] = None) -> np.ndarray:
     the file cannot be decoded (FileNotFoundError when it does not exist)."""
     from PIL import Image
     if not osp.isfile(path):
-        raise FileNotFoundError(f'image file {path!r} does not exist')
+        raise MissingFileError(f'image file {path!r} does not exist')
     try:
         with Image.open(path) as img:
             img.load()
             img = img.convert('RGB')
     except Exception as e:
-        raise ValueError(f'cannot read image {path!r} (empty, corrupt or not an image): '
+        raise InvalidValueError(f'cannot read image {path!r} (empty, corrupt or not an image): '
                          f'{type(e).__name__}: {e}') from e
     if image_size is not None:
         w, h = img.size
@@ -60,22 +62,22 @@ def read_caption_mapping(path: str) -> Dict[str, str]:
                     tk = next((k for k in text_keys if isinstance(entry, dict) and k in entry),
                               None)
                     if fk is None or tk is None:
-                        raise ValueError(f'entry {n} needs one of the keys {file_keys} and one '
+                        raise InvalidValueError(f'entry {n} needs one of the keys {file_keys} and one '
                                          f'of {text_keys}, got {entry!r}')
                     out[str(entry[fk])] = str(entry[tk])
                 return out
-            raise ValueError(f'expected an object or a list, got {type(data).__name__}')
+            raise InvalidValueError(f'expected an object or a list, got {type(data).__name__}')
         with open(path, newline='', encoding='utf-8-sig') as f:
             reader = csv.DictReader(f)
             fields = reader.fieldnames or []
             fk = next((k for k in file_keys if k in fields), None)
             tk = next((k for k in text_keys if k in fields), None)
             if fk is None or tk is None:
-                raise ValueError(f'the header needs one of the columns {file_keys} and one of '
+                raise InvalidValueError(f'the header needs one of the columns {file_keys} and one of '
                                  f'{text_keys}; columns present: {fields}')
             return {row[fk]: row[tk] for row in reader}
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise ValueError(f'ImageFolderCaptions: cannot read captions from {path!r}: {e}') from e
+        raise InvalidValueError(f'ImageFolderCaptions: cannot read captions from {path!r}: {e}') from e
 
 
 def find_images(root: str, class_from_folder: Optional[bool],
@@ -106,7 +108,7 @@ def find_images(root: str, class_from_folder: Optional[bool],
         labels = [-1] * len(rel_files)
         pattern = '<image>'
     if not rel_files:
-        raise FileNotFoundError(f'ImageFolderCaptions: no {"/".join(extensions)} images in '
+        raise MissingFileError(f'ImageFolderCaptions: no {"/".join(extensions)} images in '
                                 f'{root!r} (expected {pattern})')
     return rel_files, labels, classes
 
@@ -125,7 +127,7 @@ def caption_mapping_file(root: str, captions: str) -> Optional[str]:
     mapping_file = captions if osp.isabs(captions) or osp.isfile(captions) else \
         osp.join(root, captions)
     if not osp.isfile(mapping_file):
-        raise FileNotFoundError(f'ImageFolderCaptions: caption file {mapping_file!r} '
+        raise MissingFileError(f'ImageFolderCaptions: caption file {mapping_file!r} '
                                 f'does not exist')
     return mapping_file
 
@@ -140,7 +142,7 @@ def mapped_captions(rel_files: Sequence[str], mapping_file: str) -> List[str]:
             missing.append(rel)
         texts.append(text)
     if missing:
-        raise KeyError(f'ImageFolderCaptions: {len(missing)} images have no caption in '
+        raise ConfigError(f'ImageFolderCaptions: {len(missing)} images have no caption in '
                        f'{mapping_file!r} (keys are paths relative to the root or file '
                        f'names): {missing[:5]}' + (' ...' if len(missing) > 5 else ''))
     return texts
@@ -157,7 +159,7 @@ def sidecar_captions(root: str, rel_files: Sequence[str]) -> List[str]:
         with open(sidecar, encoding='utf-8') as f:
             texts.append(' '.join(f.read().split()))
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f'ImageFolderCaptions: {len(missing)} images in {root!r} have no caption '
             f'file <stem>.txt (and there is no captions.json / captions.csv): '
             f'{missing[:5]}' + (' ...' if len(missing) > 5 else ''))

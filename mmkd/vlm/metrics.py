@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.evaluator import BaseMetric
 from torch import Tensor
 
+from mmkd.errors import ConfigError, InvalidValueError
 from mmkd.shared.accuracy import accuracy
 from mmkd.registry import METRICS
 
@@ -27,15 +28,15 @@ class ZeroShotAccuracy(BaseMetric):
         super().__init__(**kwargs)
         self.topk = tuple(int(k) for k in topk)
         if not self.topk or min(self.topk) < 1:
-            raise ValueError(f'ZeroShotAccuracy.topk: expected positive ints, got {topk}')
+            raise InvalidValueError(f'ZeroShotAccuracy.topk: expected positive ints, got {topk}')
 
     def process(self, data_batch: Any, data_samples: Sequence[Dict]) -> None:
         for sample in data_samples:
             if 'scores' not in sample:
-                raise KeyError('ZeroShotAccuracy: a prediction has no scores; give the model '
+                raise ConfigError('ZeroShotAccuracy: a prediction has no scores; give the model '
                                'zero_shot=dict(classes=..., templates=...)')
             if 'gt_label' not in sample:
-                raise KeyError('ZeroShotAccuracy: a prediction has no gt_label; the dataset '
+                raise ConfigError('ZeroShotAccuracy: a prediction has no gt_label; the dataset '
                                "must give data_samples['labels'] >= 0 (class indices)")
             self.results.append(dict(scores=sample['scores'].detach().float().cpu(),
                                      gt_label=int(sample['gt_label'])))
@@ -75,7 +76,7 @@ def retrieval_recall(image_embeds: Tensor, text_embeds: Tensor,
     duplicate identical captions are not counted as misses. Keys ``i2t_R@k``, ``t2i_R@k`` and
     ``mean_R@k`` (their mean)."""
     if image_embeds.shape != text_embeds.shape or image_embeds.dim() != 2:
-        raise ValueError(f'retrieval_recall: expected image and text embeddings [N, D] of the '
+        raise InvalidValueError(f'retrieval_recall: expected image and text embeddings [N, D] of the '
                          f'same shape, got {tuple(image_embeds.shape)} and '
                          f'{tuple(text_embeds.shape)}')
     images = F.normalize(image_embeds.float(), dim=-1)
@@ -84,7 +85,7 @@ def retrieval_recall(image_embeds: Tensor, text_embeds: Tensor,
         groups = torch.arange(images.size(0))
     else:
         if len(captions) != images.size(0):
-            raise ValueError(f'retrieval_recall: {len(captions)} captions for '
+            raise InvalidValueError(f'retrieval_recall: {len(captions)} captions for '
                              f'{images.size(0)} pairs')
         ids: Dict[str, int] = {}
         groups = torch.tensor([ids.setdefault(c, len(ids)) for c in captions])
@@ -119,7 +120,7 @@ class RetrievalRecall(BaseMetric):
         super().__init__(**kwargs)
         self.topk = tuple(int(k) for k in topk)
         if not self.topk or min(self.topk) < 1:
-            raise ValueError(f'RetrievalRecall.topk: expected positive ints, got {topk}')
+            raise InvalidValueError(f'RetrievalRecall.topk: expected positive ints, got {topk}')
 
     def process(self, data_batch: Any, data_samples: Sequence[Dict]) -> None:
         batch_texts = None
@@ -127,7 +128,7 @@ class RetrievalRecall(BaseMetric):
             batch_texts = data_batch['inputs'].get('text')
         for i, sample in enumerate(data_samples):
             if 'image_embeds' not in sample or 'text_embeds' not in sample:
-                raise KeyError('RetrievalRecall: a prediction lacks image_embeds or text_embeds; '
+                raise ConfigError('RetrievalRecall: a prediction lacks image_embeds or text_embeds; '
                                "the model needs inputs['text'] in predict mode")
             text = sample.get('text')
             if text is None and batch_texts is not None and i < len(batch_texts):

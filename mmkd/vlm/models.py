@@ -33,6 +33,7 @@ from mmengine.model import BaseModel
 from open_clip.transform import PreprocessCfg
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError, MissingFileError, StateError, WrongTypeError
 from mmkd.fileio import CheckpointMismatchError, load_state_dict_file, state_dict_mismatch
 from mmkd.registry import MODELS
 
@@ -70,7 +71,7 @@ def _pair(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
         return size, size
     size = tuple(int(s) for s in size)
     if len(size) != 2:
-        raise ValueError(f'image_size: expected an int or (height, width), got {size}')
+        raise InvalidValueError(f'image_size: expected an int or (height, width), got {size}')
     return size
 
 
@@ -122,11 +123,11 @@ class OpenCLIPModel(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if init_cfg is not None:
-            raise ValueError('OpenCLIPModel: init_cfg is not supported (the weights are set at '
+            raise InvalidValueError('OpenCLIPModel: init_cfg is not supported (the weights are set at '
                              'construction); load weights with pretrained=<tag or path>')
         super().__init__(data_preprocessor=data_preprocessor)
         if (model_name is None) == (model_cfg is None):
-            raise ValueError('OpenCLIPModel: give exactly one of model_name (an open_clip '
+            raise InvalidValueError('OpenCLIPModel: give exactly one of model_name (an open_clip '
                              'architecture name) and model_cfg (an inline architecture dict)')
         if image_size is not None:
             image_size = _pair(image_size)
@@ -147,7 +148,7 @@ class OpenCLIPModel(BaseModel):
         mean = tuple(float(v) for v in (preprocess['mean'] if image_mean is None else image_mean))
         std = tuple(float(v) for v in (preprocess['std'] if image_std is None else image_std))
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise ValueError(f'image_mean / image_std: expected 3 values each (std > 0), got '
+            raise InvalidValueError(f'image_mean / image_std: expected 3 values each (std > 0), got '
                              f'{mean} / {std}')
         self.register_buffer('pixel_mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('pixel_std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -162,7 +163,7 @@ class OpenCLIPModel(BaseModel):
         self._classifier: Optional[Tensor] = None
         if zero_shot is not None:
             if not isinstance(zero_shot, dict) or set(zero_shot) != {'classes', 'templates'}:
-                raise ValueError('zero_shot: expected dict(classes=[...], templates=[...]), got '
+                raise InvalidValueError('zero_shot: expected dict(classes=[...], templates=[...]), got '
                                  f'{zero_shot!r}')
             self.set_zero_shot(**zero_shot)
         if checkpoint is not None:
@@ -176,17 +177,17 @@ class OpenCLIPModel(BaseModel):
         if pretrained is None:
             return None, None
         if not isinstance(pretrained, str) or not pretrained:
-            raise TypeError(f'pretrained: expected None, a tag or a file path, got {pretrained!r}')
+            raise WrongTypeError(f'pretrained: expected None, a tag or a file path, got {pretrained!r}')
         if os.path.isfile(pretrained):
             return pretrained, None
         if _looks_like_path(pretrained):
-            raise FileNotFoundError(f'pretrained: checkpoint file {pretrained!r} does not exist')
+            raise MissingFileError(f'pretrained: checkpoint file {pretrained!r} does not exist')
         if model_name is None:
-            raise ValueError(f'pretrained={pretrained!r} is neither an existing file nor usable '
+            raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor usable '
                              f'as a tag: open_clip pretrained tags need model_name, not model_cfg')
         if ':' not in model_name and not open_clip.get_pretrained_cfg(model_name, pretrained):
             tags = open_clip.list_pretrained_tags_by_model(model_name)
-            raise ValueError(f'pretrained={pretrained!r} is neither an existing file nor a '
+            raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor a '
                              f'pretrained tag of {model_name!r}; its tags: {tags}')
         return None, pretrained
 
@@ -204,12 +205,12 @@ class OpenCLIPModel(BaseModel):
                        context_length: Optional[int]) -> Tuple[nn.Module, Callable]:
         if not isinstance(model_cfg, dict) or \
                 not {'embed_dim', 'vision_cfg', 'text_cfg'} <= set(model_cfg):
-            raise ValueError('model_cfg: expected dict(embed_dim=..., vision_cfg=dict(...), '
+            raise InvalidValueError('model_cfg: expected dict(embed_dim=..., vision_cfg=dict(...), '
                              f'text_cfg=dict(...)), got {model_cfg!r}')
         cfg = copy.deepcopy(dict(model_cfg))
         vision_cfg, text_cfg = dict(cfg['vision_cfg']), dict(cfg['text_cfg'])
         if 'multimodal_cfg' in cfg:
-            raise ValueError('model_cfg: CoCa (multimodal_cfg) is not supported, only '
+            raise InvalidValueError('model_cfg: CoCa (multimodal_cfg) is not supported, only '
                              'contrastive CLIP models')
         if image_size is not None:
             vision_cfg['image_size'] = image_size
@@ -223,7 +224,7 @@ class OpenCLIPModel(BaseModel):
         try:
             clip = model_class(**cfg)
         except TypeError as err:
-            raise TypeError(f'model_cfg: {err}') from None
+            raise WrongTypeError(f'model_cfg: {err}') from None
         preprocess = asdict(PreprocessCfg())
         preprocess['size'] = getattr(clip.visual, 'image_size', preprocess['size'])
         open_clip.set_model_preprocess_cfg(clip, preprocess)
@@ -280,13 +281,13 @@ class OpenCLIPModel(BaseModel):
         e.g. a dataset's ``metainfo``); the classifier is rebuilt when next needed."""
         classes, templates = list(classes), list(templates)
         if not classes or not all(isinstance(c, str) for c in classes):
-            raise ValueError(f'zero_shot.classes: expected a non-empty list of names, got '
+            raise InvalidValueError(f'zero_shot.classes: expected a non-empty list of names, got '
                              f'{classes!r}')
         if not templates:
-            raise ValueError('zero_shot.templates: expected at least one template')
+            raise InvalidValueError('zero_shot.templates: expected at least one template')
         for template in templates:
             if not callable(template) and not (isinstance(template, str) and '{}' in template):
-                raise ValueError(f"zero_shot.templates: expected strings with '{{}}' (e.g. "
+                raise InvalidValueError(f"zero_shot.templates: expected strings with '{{}}' (e.g. "
                                  f"'a photo of a {{}}.') or callables, got {template!r}")
         self._zs_classes, self._zs_templates = classes, templates
         self._classifier = None
@@ -301,7 +302,7 @@ class OpenCLIPModel(BaseModel):
         averaged and renormalised (the CLIP recipe). Cached in eval mode; any ``train()`` /
         ``eval()`` call, weight load or ``.to()`` drops the cache, and train mode never caches."""
         if self._zs_classes is None:
-            raise RuntimeError(f'{type(self).__name__}: no zero-shot classes; pass zero_shot='
+            raise StateError(f'{type(self).__name__}: no zero-shot classes; pass zero_shot='
                                f'dict(classes=..., templates=...) or call set_zero_shot()')
         if self._classifier is not None and not self.training:
             return self._classifier
@@ -337,7 +338,7 @@ class OpenCLIPModel(BaseModel):
         texts = [texts] if isinstance(texts, str) else list(texts)
         if not all(isinstance(t, str) for t in texts):
             kinds = sorted({type(t).__name__ for t in texts})
-            raise TypeError(f'text: expected a list of str, got items of type {kinds}')
+            raise WrongTypeError(f'text: expected a list of str, got items of type {kinds}')
         tokens = self.tokenizer(texts, context_length=self.context_length)
         return tokens.to(self.pixel_mean.device)
 
@@ -348,7 +349,7 @@ class OpenCLIPModel(BaseModel):
                 not images.is_floating_point():
             got = (f'a {images.dtype} tensor of shape {tuple(images.shape)}'
                    if isinstance(images, Tensor) else type(images).__name__)
-            raise ValueError(f"inputs['image']: expected float images [B, 3, H, W] in [0, 1], "
+            raise InvalidValueError(f"inputs['image']: expected float images [B, 3, H, W] in [0, 1], "
                              f'got {got}')
         images = images.to(device=self.pixel_mean.device, dtype=self.pixel_mean.dtype)
         if tuple(images.shape[-2:]) != self.image_size:
@@ -381,18 +382,18 @@ class OpenCLIPModel(BaseModel):
     def forward(self, inputs: Dict[str, Any], data_samples: Optional[Dict[str, Any]] = None,
                 mode: str = 'tensor') -> Any:
         if mode not in ('tensor', 'loss', 'predict'):
-            raise ValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
+            raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
         if not isinstance(inputs, dict) or 'image' not in inputs:
             got = f'keys {sorted(inputs)}' if isinstance(inputs, dict) else type(inputs).__name__
-            raise ValueError(f'inputs: expected dict(image=FloatTensor[B, 3, H, W], '
+            raise InvalidValueError(f'inputs: expected dict(image=FloatTensor[B, 3, H, W], '
                              f'text=list[str]), got {got}')
         images, texts = inputs['image'], inputs.get('text')
         if texts is None and mode != 'predict':
-            raise ValueError(f"inputs['text']: mode {mode!r} needs the captions")
+            raise InvalidValueError(f"inputs['text']: mode {mode!r} needs the captions")
         if isinstance(texts, str):
             texts = [texts]
         if texts is not None and isinstance(images, Tensor) and len(texts) != len(images):
-            raise ValueError(f"inputs: {len(images)} images but {len(texts)} texts")
+            raise InvalidValueError(f"inputs: {len(images)} images but {len(texts)} texts")
         image_embeds = self.image_embed(self._image_features(images))
         text_embeds = None if texts is None else self.text_embed(self._text_features(texts))
         logit_scale = self.logit_scale_out(self.logit_scale())

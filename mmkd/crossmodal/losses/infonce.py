@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 from mmkd.vlm.losses.utils import (Scale, check_logit_scale, normalize,
                                    symmetric_contrastive_loss, teacher_normalize)
@@ -74,7 +75,7 @@ class CrossModalInfoNCELoss(nn.Module):
                  max_logit_scale: Optional[float] = 100.0) -> None:
         super().__init__()
         if logit_scale <= 0:
-            raise ValueError(f'logit_scale must be > 0 (the exp\'d scale), got {logit_scale}')
+            raise InvalidValueError(f'logit_scale must be > 0 (the exp\'d scale), got {logit_scale}')
         self.learnable = learnable
         self.max_logit_scale = max_logit_scale
         log_scale = torch.tensor(math.log(logit_scale))
@@ -93,14 +94,14 @@ class CrossModalInfoNCELoss(nn.Module):
     def forward(self, student_embeds: Tensor, teacher_embeds: Tensor,
                 logit_scale: Optional[Scale] = None) -> Tensor:
         if not torch.is_tensor(student_embeds) or student_embeds.dim() != 2:
-            raise ValueError(f'student_embeds must be [B, D] embeddings, got '
+            raise InvalidValueError(f'student_embeds must be [B, D] embeddings, got '
                              f'{_shape(student_embeds)}')
         if not torch.is_tensor(teacher_embeds) or teacher_embeds.dim() not in (2, 3):
-            raise ValueError(f'teacher_embeds must be [B, D] (or [B, V, D] per view) '
+            raise InvalidValueError(f'teacher_embeds must be [B, D] (or [B, V, D] per view) '
                              f'embeddings, got {_shape(teacher_embeds)}')
         b, d = student_embeds.shape
         if teacher_embeds.shape[0] != b or teacher_embeds.shape[-1] != d:
-            raise ValueError(f'student_embeds has shape {tuple(student_embeds.shape)} but '
+            raise InvalidValueError(f'student_embeds has shape {tuple(student_embeds.shape)} but '
                              f'teacher_embeds has shape {tuple(teacher_embeds.shape)}; they need '
                              f'the same B (samples) and D (add a connector / projection on the '
                              f'student side)')

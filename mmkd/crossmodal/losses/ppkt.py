@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
 
@@ -30,7 +31,7 @@ def flatten_dense_pairs(pixels: Tensor, visible: Tensor, batch: Optional[Tensor]
         return pixels, visible, batch
     b, v, n = pixels.shape[:3]
     if tuple(visible.shape) != (b, v, n):
-        raise ValueError(f'visible must be a bool mask [B, V, N] = [{b}, {v}, {n}] like pixels '
+        raise InvalidValueError(f'visible must be a bool mask [B, V, N] = [{b}, {v}, {n}] like pixels '
                          f'[B, V, N, 2], got {_shape(visible)}')
     pixels = pixels.transpose(0, 1).reshape(v, b * n, pixels.shape[-1])
     visible = visible.transpose(0, 1).reshape(v, b * n)
@@ -44,35 +45,35 @@ def check_pixel_pairs(student_feats: Tensor, teacher_maps: Tensor, pixels: Tenso
     """Validate the inputs of :class:`PointPixelContrastiveLoss` (flat layout, see
     :func:`flatten_dense_pairs`); returns ``batch`` (long)."""
     if not torch.is_tensor(student_feats) or student_feats.dim() != 2:
-        raise ValueError(f'student_feats must be per-point features [N_total, C], got '
+        raise InvalidValueError(f'student_feats must be per-point features [N_total, C], got '
                          f'{_shape(student_feats)}')
     n, c = student_feats.shape
     if not torch.is_tensor(teacher_maps) or teacher_maps.dim() != 5:
-        raise ValueError(f'teacher_maps must be per-view feature maps [B, V, C, h, w], got '
+        raise InvalidValueError(f'teacher_maps must be per-view feature maps [B, V, C, h, w], got '
                          f'{_shape(teacher_maps)}')
     b, v, c_t = teacher_maps.shape[:3]
     if c_t != c:
-        raise ValueError(f'student_feats has {c} channels but teacher_maps has {c_t} (shape '
+        raise InvalidValueError(f'student_feats has {c} channels but teacher_maps has {c_t} (shape '
                          f'{tuple(teacher_maps.shape)}); add a connector on the student side')
     if not torch.is_tensor(pixels) or pixels.dim() != 3 or tuple(pixels.shape) != (v, n, 2) \
             or pixels.is_floating_point():
-        raise ValueError(f'pixels must be integer (row, col) pixels [V, N_total, 2] = '
+        raise InvalidValueError(f'pixels must be integer (row, col) pixels [V, N_total, 2] = '
                          f'[{v}, {n}, 2] (V of teacher_maps, N_total of student_feats), got '
                          f'{_shape(pixels)}')
     if not torch.is_tensor(visible) or tuple(visible.shape) != (v, n) or \
             visible.dtype != torch.bool:
-        raise ValueError(f'visible must be a bool mask [V, N_total] = [{v}, {n}], got '
+        raise InvalidValueError(f'visible must be a bool mask [V, N_total] = [{v}, {n}], got '
                          f'{_shape(visible)}')
     if batch is None:
         if b != 1:
-            raise ValueError(f'batch is required when teacher_maps holds {b} clouds')
+            raise InvalidValueError(f'batch is required when teacher_maps holds {b} clouds')
         return torch.zeros(n, dtype=torch.long, device=student_feats.device)
     if not torch.is_tensor(batch) or batch.dim() != 1 or batch.numel() != n or \
             batch.is_floating_point() or batch.dtype == torch.bool:
-        raise ValueError(f'batch must be an integer tensor [N_total] = [{n}] (the cloud of '
+        raise InvalidValueError(f'batch must be an integer tensor [N_total] = [{n}] (the cloud of '
                          f'every row of student_feats), got {_shape(batch)}')
     if n and (int(batch.min()) < 0 or int(batch.max()) >= b):
-        raise ValueError(f'batch names clouds outside [0, {b}) (B of teacher_maps)')
+        raise InvalidValueError(f'batch names clouds outside [0, {b}) (B of teacher_maps)')
     return batch.long()
 
 
@@ -121,9 +122,9 @@ class PointPixelContrastiveLoss(nn.Module):
                  image_size: Optional[int] = None, symmetric: bool = False) -> None:
         super().__init__()
         if int(num_pairs) != num_pairs or num_pairs < 1:
-            raise ValueError(f'num_pairs must be a positive int, got {num_pairs!r}')
+            raise InvalidValueError(f'num_pairs must be a positive int, got {num_pairs!r}')
         if temperature <= 0:
-            raise ValueError(f'temperature must be > 0, got {temperature}')
+            raise InvalidValueError(f'temperature must be > 0, got {temperature}')
         self.num_pairs = int(num_pairs)
         self.temperature = float(temperature)
         self.image_size = None if image_size is None else int(image_size)

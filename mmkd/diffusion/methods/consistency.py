@@ -62,6 +62,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import MODELS
 
 from ..sampling import alpha_at, ddim_step, predict_x0_eps
@@ -112,7 +113,7 @@ def lcm_timesteps(num_steps: int, num_train_timesteps: int = 1000,
     ``original_steps`` grid ``[T//N - 1, ..., T - 1]``, at indices ``floor(linspace(0, N, n,
     endpoint=False))`` from the top."""
     if not 1 <= num_steps <= original_steps:
-        raise ValueError(f'num_steps: expected 1..{original_steps}, got {num_steps}')
+        raise InvalidValueError(f'num_steps: expected 1..{original_steps}, got {num_steps}')
     grid = (np.arange(1, original_steps + 1) * (num_train_timesteps // original_steps) - 1)[::-1]
     index = np.floor(np.linspace(0, original_steps, num_steps, endpoint=False)).astype(np.int64)
     return [int(t) for t in grid[index]]
@@ -179,14 +180,14 @@ class ConsistencyDistillation(StepDistillation):
         super().__init__(student, teacher, init_from_teacher, data_preprocessor, init_cfg)
         T, N = self.num_train_timesteps, int(num_solver_steps)
         if not 1 <= N <= T:
-            raise ValueError(f'model.num_solver_steps: expected 1..{T}, got {N}')
+            raise InvalidValueError(f'model.num_solver_steps: expected 1..{T}, got {N}')
         skip = T // N if skip_timesteps is None else int(skip_timesteps)
         if not 1 <= skip < T:
-            raise ValueError(f'model.skip_timesteps: expected 1..{T - 1}, got {skip}')
+            raise InvalidValueError(f'model.skip_timesteps: expected 1..{T - 1}, got {skip}')
         if not 0 <= ema_momentum < 1:
-            raise ValueError(f'model.ema_momentum: expected 0 <= mu < 1, got {ema_momentum}')
+            raise InvalidValueError(f'model.ema_momentum: expected 0 <= mu < 1, got {ema_momentum}')
         if loss_type not in LOSS_TYPES:
-            raise ValueError(f'model.loss_type: expected one of {LOSS_TYPES}, got {loss_type!r}')
+            raise InvalidValueError(f'model.loss_type: expected one of {LOSS_TYPES}, got {loss_type!r}')
         lcm_timesteps(predict_steps, T, N)  # validate
         self.num_solver_steps, self.skip_timesteps = N, skip
         self.ema_momentum, self.loss_type, self.huber_c = ema_momentum, loss_type, huber_c

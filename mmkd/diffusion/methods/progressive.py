@@ -50,6 +50,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import MODELS
 
 from ..sampling import alpha_at, ddim_sample, ddim_step, ddim_timesteps, predict_x0_eps
@@ -100,15 +101,15 @@ class ProgressiveDistillation(StepDistillation):
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(student, teacher, init_from_teacher, data_preprocessor, init_cfg)
         if loss_weighting not in LOSS_WEIGHTINGS:
-            raise ValueError(f'model.loss_weighting: expected one of {LOSS_WEIGHTINGS}, got '
+            raise InvalidValueError(f'model.loss_weighting: expected one of {LOSS_WEIGHTINGS}, got '
                              f'{loss_weighting!r}')
         T, N = self.num_train_timesteps, int(num_student_steps)
         if not 1 <= N <= T // 2:
-            raise ValueError(f'model.num_student_steps: expected 1..{T // 2}, got {N}')
+            raise InvalidValueError(f'model.num_student_steps: expected 1..{T // 2}, got {N}')
         student_ts = ddim_timesteps(T, N, spacing)
         teacher_ts = ddim_timesteps(T, 2 * N, spacing)
         if teacher_ts[0::2] != student_ts:
-            raise ValueError(f"model.spacing: {spacing!r} grids do not nest: the {2 * N}-step "
+            raise InvalidValueError(f"model.spacing: {spacing!r} grids do not nest: the {2 * N}-step "
                              f'teacher grid {teacher_ts} does not contain the {N}-step student '
                              f"grid {student_ts} at its even positions; use 'trailing'")
         self.num_student_steps, self.spacing = N, spacing

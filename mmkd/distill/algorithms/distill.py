@@ -15,6 +15,7 @@ import torch
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from mmkd.errors import ConfigError
 from mmkd.registry import MODELS
 from ..cache import TeacherCache, check_cacheable, teacher_key
 from ..distiller import Distiller
@@ -82,7 +83,7 @@ class Distill(BaseModel):
         self.teachers = nn.ModuleDict()
         for name, cfg in (teachers or {}).items():
             if name in ('student', 'batch'):
-                raise KeyError(f'model.teachers.{name}: {name!r} is reserved, pick another name')
+                raise ConfigError(f'model.teachers.{name}: {name!r} is reserved, pick another name')
             self.teacher_specs[name] = TeacherSpec(name, **cfg)
         self.teacher_cache: Optional[TeacherCache] = None
         if teacher_cache is not None:

@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from mmkd.errors import ConfigError, InvalidValueError
 from mmkd.registry import MODELS
 from ..distiller import Distiller
 from .distill import run_model
@@ -31,7 +32,7 @@ class MutualLearning(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if len(students) < 2:
-            raise ValueError(f'model.students: mutual learning needs two or more students, '
+            raise InvalidValueError(f'model.students: mutual learning needs two or more students, '
                              f'got {list(students)}')
         built = {name: MODELS.build(cfg) if isinstance(cfg, dict) else cfg
                  for name, cfg in students.items()}
@@ -40,11 +41,11 @@ class MutualLearning(BaseModel):
             data_preprocessor = first.data_preprocessor
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if 'batch' in built:
-            raise KeyError("model.students.batch: 'batch' is reserved, pick another name")
+            raise ConfigError("model.students.batch: 'batch' is reserved, pick another name")
         self.students = nn.ModuleDict(built)
         self.predict_with = predict_with or next(iter(built))
         if self.predict_with not in built:
-            raise KeyError(f'model.predict_with: no student named {self.predict_with!r}; '
+            raise ConfigError(f'model.predict_with: no student named {self.predict_with!r}; '
                            f'students are {list(built)}')
         self.distiller = Distiller(dict(self.students), **distiller)
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mmkd.errors import InvalidValueError, WrongTypeError
 from mmkd.registry import DATASETS
 
 from .key import REBUILD_HINT, TeacherCacheMismatchError, data_key
@@ -36,7 +37,7 @@ def seeded_rngs(seed: int, rngs: Sequence[str] = ALL_RNGS) -> Iterator[None]:
     restore their states on exit."""
     unknown = set(rngs) - set(ALL_RNGS)
     if unknown:
-        raise ValueError(f'rngs: expected names among {ALL_RNGS}, got {sorted(unknown)}')
+        raise InvalidValueError(f'rngs: expected names among {ALL_RNGS}, got {sorted(unknown)}')
     states = {name: GLOBAL_RNGS[name][0]() for name in rngs}
     for name in rngs:
         GLOBAL_RNGS[name][2](seed)
@@ -54,7 +55,7 @@ class ReplayedAugmentations(Dataset):
 
     def __init__(self, dataset: Dataset, num_augs: int, seed: int = 0) -> None:
         if int(num_augs) != num_augs or num_augs < 1:
-            raise ValueError(f'num_augs: expected a positive int, got {num_augs!r}')
+            raise InvalidValueError(f'num_augs: expected a positive int, got {num_augs!r}')
         self.dataset, self.num_augs, self.seed = dataset, int(num_augs), int(seed)
         self.rngs = tuple(getattr(dataset, 'replay_rngs', ALL_RNGS))
 
@@ -66,7 +67,7 @@ class ReplayedAugmentations(Dataset):
         with seeded_rngs(augmentation_seed(self.seed, index, aug), self.rngs):
             item = self.dataset[index]
         if not isinstance(item, dict) or not isinstance(item.get('data_samples'), dict):
-            raise TypeError(f'{type(self.dataset).__name__}[{index}]: expected '
+            raise WrongTypeError(f'{type(self.dataset).__name__}[{index}]: expected '
                             f'dict(inputs=..., data_samples=dict(...)) to replay augmentations')
         return dict(item, data_samples=dict(item['data_samples'], aug_idx=aug))
 
@@ -89,7 +90,7 @@ class TeacherCacheDataset(Dataset):
 
     def __init__(self, dataset: dict, path: str, num_augs: int, seed: int = 0) -> None:
         if not isinstance(dataset, dict):
-            raise TypeError(f'train_dataloader.dataset.dataset: expected the config dict of the '
+            raise WrongTypeError(f'train_dataloader.dataset.dataset: expected the config dict of the '
                             f'wrapped dataset (it is part of the cache key), got '
                             f'{type(dataset).__name__}')
         self.cache = TeacherCache(path)

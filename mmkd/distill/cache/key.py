@@ -6,6 +6,7 @@ import json
 import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional
 
+from mmkd.errors import InvalidValueError, MissingFileError, StateError
 from ..teacher import TeacherSpec
 
 MANIFEST = 'manifest.json'
@@ -14,11 +15,11 @@ FORMAT_VERSION = 1
 REBUILD_HINT = 'rebuild it with: python tools/cache_teacher.py CONFIG --out {path}'
 
 
-class TeacherCacheError(RuntimeError):
+class TeacherCacheError(StateError):
     """A cache that is incomplete, truncated or corrupt."""
 
 
-class TeacherCacheMismatchError(ValueError):
+class TeacherCacheMismatchError(InvalidValueError):
     """A cache made for another config; the message lists what differs."""
 
 
@@ -26,7 +27,7 @@ class TeacherCacheMismatchError(ValueError):
 def file_sha256(path: str, where: str = 'file') -> str:
     """The sha256 of a file's bytes, read in 1 MB blocks."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{where}: file {path!r} does not exist')
+        raise MissingFileError(f'{where}: file {path!r} does not exist')
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):
@@ -48,13 +49,13 @@ def canonical_json(obj: Any) -> Any:
 def check_cacheable(spec: TeacherSpec) -> None:
     """Raise unless the teacher's outputs are a function of its input alone."""
     if spec.ema_of_student:
-        raise ValueError(f'{spec.where}: an EMA teacher changes during training; its outputs '
+        raise InvalidValueError(f'{spec.where}: an EMA teacher changes during training; its outputs '
                          f'cannot be cached')
     if spec.mode != 'eval':
-        raise ValueError(f"{spec.where}.mode: a cached teacher must run in 'eval' mode (in "
+        raise InvalidValueError(f"{spec.where}.mode: a cached teacher must run in 'eval' mode (in "
                          f'{spec.mode!r} mode its outputs depend on the batch), got {spec.mode!r}')
     if spec.checkpoint is None:
-        raise ValueError(f'{spec.where}.checkpoint: a cached teacher needs a checkpoint file '
+        raise InvalidValueError(f'{spec.where}.checkpoint: a cached teacher needs a checkpoint file '
                          f'(the cache key holds its hash)')
 
 

@@ -9,6 +9,7 @@ from typing import Any, Dict, List
 import torch
 from torch import Tensor
 
+from mmkd.errors import ConfigError, OutOfRangeError
 from .key import (FORMAT_VERSION, MANIFEST, REBUILD_HINT, TeacherCacheError,
                   TeacherCacheMismatchError, canonical_json, file_sha256, key_differences)
 
@@ -123,7 +124,7 @@ class TeacherCache:
         """The per-sample recordings (``[rows, ...]`` each) of augmentation ``aug`` of sample
         ``index``."""
         if not 0 <= index < self.num_samples or not 0 <= aug < self.num_augs:
-            raise IndexError(f'teacher cache {self.path!r}: no sample {index} augmentation {aug} '
+            raise OutOfRangeError(f'teacher cache {self.path!r}: no sample {index} augmentation {aug} '
                              f'({self.num_samples} samples x {self.num_augs} augmentations)')
         shard = bisect.bisect_right(self._starts, index) - 1
         local = index - self.shards[shard]['start']
@@ -134,7 +135,7 @@ class TeacherCache:
         """Teacher name -> recorder name -> the batch's tensor, as the live teacher records it,
         from a batch of :class:`TeacherCacheDataset` items."""
         if not isinstance(data_samples, dict) or 'teacher_outputs' not in data_samples:
-            raise KeyError("model.teacher_cache: the batch has no data_samples['teacher_outputs']"
+            raise ConfigError("model.teacher_cache: the batch has no data_samples['teacher_outputs']"
                            "; train on train_dataloader.dataset=dict(type='TeacherCacheDataset', "
                            "...)")
         outputs, aug_idx = data_samples['teacher_outputs'], data_samples['aug_idx']

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from torch import Tensor
 
+from mmkd.errors import ConfigError, InvalidValueError, StateError, WrongTypeError
 from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import DATASETS
 
@@ -24,7 +25,7 @@ from .reader import TeacherCache, batch_index
 # ----------------------------------------------------------------------------- writing
 def _layout(value: Any, batch_size: int, key: str) -> dict:
     if not torch.is_tensor(value):
-        raise TypeError(f'{key}: the recorder holds a {type(value).__name__}; only tensors can be '
+        raise WrongTypeError(f'{key}: the recorder holds a {type(value).__name__}; only tensors can be '
                         f'cached (pick one element of a tuple with index=...)')
     dtype = str(value.dtype).replace('torch.', '')
     if value.dim() and value.shape[0] and value.shape[0] % batch_size == 0:
@@ -58,7 +59,7 @@ class _RecordingSplitter:
                     self.shared[key] = value.clone()
             elif layout != self.layouts[key] or (
                     layout['kind'] == 'shared' and not torch.equal(value, self.shared[key])):
-                raise ValueError(
+                raise InvalidValueError(
                     f'model.distiller.recorders.{key}: recorded as {self.layouts[key]} in the '
                     f'first batch but as {layout} in a later one; only per-sample tensors with '
                     f'a fixed number of rows per sample, or tensors that are the same in every '
@@ -172,7 +173,7 @@ def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[
     model_cfg = copy.deepcopy(cfg.model)
     model_cfg.pop('teacher_cache', None)
     if not model_cfg.get('teachers'):
-        raise KeyError(f'model: {model_cfg.get("type")!r} with no model.teachers; the teacher '
+        raise ConfigError(f'model: {model_cfg.get("type")!r} with no model.teachers; the teacher '
                        f'cache needs a distillation config with teachers')
     algorithm = MODELS.build(model_cfg)
     for spec in algorithm.teacher_specs.values():
@@ -210,7 +211,7 @@ def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[
             bar.update(num_items)
     writer.flush()
     if writer.num_samples != len(dataset.dataset):
-        raise RuntimeError(f'cached {writer.num_samples} samples of {len(dataset.dataset)}: the '
+        raise StateError(f'cached {writer.num_samples} samples of {len(dataset.dataset)}: the '
                            f'data loader dropped some (drop_last?)')
 
     manifest = dict(

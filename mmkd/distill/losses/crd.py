@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
 
@@ -79,17 +80,17 @@ class CRDLoss(nn.Module):
 
     def _check_indices(self, name: str, idx: Tensor, shape: tuple) -> None:
         if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
-            raise ValueError(f'{name} must be an integer tensor, got dtype {idx.dtype}')
+            raise InvalidValueError(f'{name} must be an integer tensor, got dtype {idx.dtype}')
         if tuple(idx.shape) != shape:
-            raise ValueError(f'{name} must have shape {shape}, got {tuple(idx.shape)}')
+            raise InvalidValueError(f'{name} must have shape {shape}, got {tuple(idx.shape)}')
         if idx.numel() and (idx.min() < 0 or idx.max() >= self.num_data):
-            raise ValueError(f'{name} must lie in [0, num_data) = [0, {self.num_data}), got '
+            raise InvalidValueError(f'{name} must lie in [0, num_data) = [0, {self.num_data}), got '
                              f'values in [{int(idx.min())}, {int(idx.max())}]')
 
     def _embed(self, name: str, feats: Tensor, linear: nn.Linear) -> Tensor:
         flat = feats.flatten(1)
         if flat.shape[1] != linear.in_features:
-            raise ValueError(f'{name} flattens to {flat.shape[1]} values per sample but the loss '
+            raise InvalidValueError(f'{name} flattens to {flat.shape[1]} values per sample but the loss '
                              f'was built for {linear.in_features} (shape {tuple(feats.shape)})')
         return F.normalize(linear(flat), p=2, dim=1)
 
@@ -111,7 +112,7 @@ class CRDLoss(nn.Module):
                 contrast_idx: Optional[Tensor] = None) -> Tensor:
         batch_size = student_feats.shape[0]
         if teacher_feats.shape[0] != batch_size:
-            raise ValueError(f'student_feats and teacher_feats must have the same batch size, '
+            raise InvalidValueError(f'student_feats and teacher_feats must have the same batch size, '
                              f'got shapes {tuple(student_feats.shape)} and '
                              f'{tuple(teacher_feats.shape)}')
         self._check_indices('sample_idx', sample_idx, (batch_size, ))

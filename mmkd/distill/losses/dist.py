@@ -5,6 +5,7 @@ Official code: https://github.com/hunto/DIST_KD (``classification/lib/models/los
 """
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
 
@@ -47,7 +48,7 @@ class DISTLoss(nn.Module):
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
         if student_logits.dim() < 2:
-            raise ValueError(f'student_logits must have shape [N, C] or [N, C, ...], '
+            raise InvalidValueError(f'student_logits must have shape [N, C] or [N, C, ...], '
                              f'got {tuple(student_logits.shape)}')
         T = self.temperature
         num_classes = student_logits.shape[1]

@@ -3,6 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
+
 
 def kl_div_with_temperature(student_logits: Tensor, teacher_probs: Tensor,
                             temperature: float) -> Tensor:
@@ -21,7 +23,7 @@ def kl_div_with_temperature(student_logits: Tensor, teacher_probs: Tensor,
 def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     """Raise a ValueError that names both tensors when their shapes differ."""
     if a.shape != b.shape:
-        raise ValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
+        raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                          f'{tuple(b.shape)}; they must match (add a connector on the student '
                          f'side to map one onto the other)')
 
@@ -32,6 +34,6 @@ def check_same_batch(student_feats: Tensor, teacher_feats: Tensor, min_size: int
     if student_feats.dim() < 2 or teacher_feats.dim() < 2 or n != teacher_feats.shape[0] \
             or n < min_size:
         size = 'N' if min_size <= 1 else f'N >= {min_size}'
-        raise ValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
+        raise InvalidValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
                          f'same size {size}, got shapes {tuple(student_feats.shape)} and '
                          f'{tuple(teacher_feats.shape)}')

@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from mmengine.config import Config
 
+from mmkd.errors import ConfigError, InvalidValueError
 from mmkd.distill.cache import write_teacher_cache
 from mmkd.fileio import atomic_write_bytes, load_checkpoint_meta
 
@@ -82,7 +83,7 @@ def run_one(run: Dict[str, Any], work_dir: str,
     if run.get('teacher_from'):
         source = run['teacher_from']
         if not teacher_checkpoints.get(source):
-            raise KeyError(f"runs[{name}].teacher_from: run {source!r} has no final checkpoint "
+            raise ConfigError(f"runs[{name}].teacher_from: run {source!r} has no final checkpoint "
                            f'before {name!r} runs; order the runs so the teacher comes first')
         key = run.get('teacher_key', 'teacher')
         for option in (run.get('teacher_checkpoint_keys')
@@ -160,9 +161,9 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
     checkpoints: Dict[str, str] = {}
     for i, run in enumerate(exp.runs):
         if 'name' not in run or 'config' not in run:
-            raise KeyError(f'{config}: runs[{i}] needs "name" and "config"')
+            raise ConfigError(f'{config}: runs[{i}] needs "name" and "config"')
         if '/' in run['name'] or os.sep in run['name']:
-            raise ValueError(f'{config}: runs[{i}].name {run["name"]!r} names its work dir; '
+            raise InvalidValueError(f'{config}: runs[{i}].name {run["name"]!r} names its work dir; '
                              f"it cannot contain '/'")
     for i, run in enumerate(exp.runs):
         run_dir = run.get('work_dir') or osp.join(work_dir, run['name'])

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
 from ..ops import fps, knn
@@ -91,12 +92,12 @@ class PointDistillerLoss(nn.Module):
         for name, value in (('student_channels', student_channels),
                             ('teacher_channels', teacher_channels), ('k', k)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f'{name} must be an int >= 1, got {value!r}')
+                raise InvalidValueError(f'{name} must be an int >= 1, got {value!r}')
         if num_centers is not None and (isinstance(num_centers, bool) or
                                         not isinstance(num_centers, int) or num_centers < 1):
-            raise ValueError(f'num_centers must be None or an int >= 1, got {num_centers!r}')
+            raise InvalidValueError(f'num_centers must be None or an int >= 1, got {num_centers!r}')
         if graph_space not in GRAPH_SPACES:
-            raise ValueError(f'graph_space must be one of {GRAPH_SPACES}, got {graph_space!r}')
+            raise InvalidValueError(f'graph_space must be one of {GRAPH_SPACES}, got {graph_space!r}')
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.k = k
@@ -130,7 +131,7 @@ class PointDistillerLoss(nn.Module):
         missing = torch.unique(batch[torch.bincount(student_batch, minlength=int(batch.max()) + 1)
                                      [batch] == 0])
         if missing.numel():
-            raise ValueError(f'batch has points in clouds {missing.tolist()} where student_batch '
+            raise InvalidValueError(f'batch has points in clouds {missing.tolist()} where student_batch '
                              f'has none, so no student point matches them')
         dtype = torch.promote_types(student_pos.dtype, pos.dtype)
         row, col = knn(student_pos.detach().to(dtype), pos.detach().to(dtype), 1,
@@ -166,7 +167,7 @@ class PointDistillerLoss(nn.Module):
         check_point_set('teacher_feats', teacher_feats, 'batch', batch, 'pos', pos)
         if student_pos is not None:
             if pos is None or student_batch is None:
-                raise ValueError('student_pos needs pos and student_batch too: the student '
+                raise InvalidValueError('student_pos needs pos and student_batch too: the student '
                                  "points are matched to the teacher's by coordinates")
             check_point_set('student_feats', student_feats, 'student_batch', student_batch,
                             'student_pos', student_pos)
@@ -177,24 +178,24 @@ class PointDistillerLoss(nn.Module):
                 or student_feats.shape[0] != teacher_feats.shape[0]:
             got = (tuple(student_feats.shape) if torch.is_tensor(student_feats)
                    else type(student_feats).__name__)
-            raise ValueError(f'student_feats {got} and teacher_feats '
+            raise InvalidValueError(f'student_feats {got} and teacher_feats '
                              f'{tuple(teacher_feats.shape)} must be [N, C] over the same N points '
                              f'(same input points, or PointNet++ with the same ratios)')
         if student_feats.shape[1] != self.student_channels:
-            raise ValueError(f'student_feats has {student_feats.shape[1]} channels but the loss '
+            raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but the loss '
                              f'was built with student_channels={self.student_channels}')
         if teacher_feats.shape[1] != self.teacher_channels:
-            raise ValueError(f'teacher_feats has {teacher_feats.shape[1]} channels but the loss '
+            raise InvalidValueError(f'teacher_feats has {teacher_feats.shape[1]} channels but the loss '
                              f'was built with teacher_channels={self.teacher_channels}')
         if student_batch is not None and (student_batch.shape != batch.shape or
                                           not torch.equal(student_batch.long(), batch.long())):
-            raise ValueError('student_batch differs from batch: student_feats and teacher_feats '
+            raise InvalidValueError('student_batch differs from batch: student_feats and teacher_feats '
                              'do not hold the same points')
         if pos is None and (self.graph_space == 'coord' or self.num_centers is not None):
             need = "graph_space='coord'" if self.graph_space == 'coord' else 'num_centers'
-            raise ValueError(f'pos (the points\' coordinates) is required with {need}')
+            raise InvalidValueError(f'pos (the points\' coordinates) is required with {need}')
         if student_feats.shape[0] == 0:
-            raise ValueError('student_feats and teacher_feats are empty: no points to distil')
+            raise InvalidValueError('student_feats and teacher_feats are empty: no points to distil')
         batch = batch.long()
         teacher_feats = teacher_feats.detach().to(student_feats.dtype)
 

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
 from ..ops import knn
@@ -24,23 +25,23 @@ def check_point_set(feats_name: str, feats: Tensor, batch_name: str, batch: Tens
     integers) and optionally ``pos [N, D]``; a ValueError names the tensors otherwise."""
     if not torch.is_tensor(feats) or feats.dim() != 2:
         got = tuple(feats.shape) if torch.is_tensor(feats) else type(feats).__name__
-        raise ValueError(f'{feats_name} must be per-point features [N, C], got {got}')
+        raise InvalidValueError(f'{feats_name} must be per-point features [N, C], got {got}')
     n = feats.shape[0]
     if not torch.is_tensor(batch) or batch.dim() != 1 or batch.numel() != n:
         got = tuple(batch.shape) if torch.is_tensor(batch) else type(batch).__name__
-        raise ValueError(f'{batch_name} must be [N] with one cloud index per row of '
+        raise InvalidValueError(f'{batch_name} must be [N] with one cloud index per row of '
                          f'{feats_name} (N = {n}), got {got}')
     if batch.is_floating_point() or batch.dtype == torch.bool:
-        raise ValueError(f'{batch_name} must be an integer tensor, got {batch.dtype}')
+        raise InvalidValueError(f'{batch_name} must be an integer tensor, got {batch.dtype}')
     if n and (int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any())):
-        raise ValueError(f'{batch_name} must be sorted and non-negative (points of one cloud '
+        raise InvalidValueError(f'{batch_name} must be sorted and non-negative (points of one cloud '
                          f'contiguous, clouds in increasing order)')
     if pos is not None:
         if not torch.is_tensor(pos) or pos.dim() != 2 or pos.shape[0] != n \
                 or not pos.is_floating_point():
             got = (f'{pos.dtype} {tuple(pos.shape)}' if torch.is_tensor(pos)
                    else type(pos).__name__)
-            raise ValueError(f'{pos_name} must be float coordinates [N, 3] with one row per '
+            raise InvalidValueError(f'{pos_name} must be float coordinates [N, 3] with one row per '
                              f'row of {feats_name} (N = {n}), got {got}')
 
 
@@ -92,7 +93,7 @@ class PointFeatureLoss(nn.Module):
     def __init__(self, k: int = 3, normalize: bool = False, eps: float = 1e-8) -> None:
         super().__init__()
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f'k must be an int >= 1, got {k!r}')
+            raise InvalidValueError(f'k must be an int >= 1, got {k!r}')
         self.k = k
         self.normalize = normalize
         self.eps = eps
@@ -122,20 +123,20 @@ class PointFeatureLoss(nn.Module):
         check_point_set('teacher_feats', teacher_feats, 'teacher_batch', teacher_batch,
                         'teacher_pos', teacher_pos)
         if student_feats.shape[1] != teacher_feats.shape[1]:
-            raise ValueError(f'student_feats has {student_feats.shape[1]} channels but '
+            raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but '
                              f'teacher_feats has {teacher_feats.shape[1]}; they must match (add a '
                              f'connector, e.g. LinearConnector, on the student side)')
         if student_pos.shape[1] != teacher_pos.shape[1]:
-            raise ValueError(f'student_pos and teacher_pos must have the same number of '
+            raise InvalidValueError(f'student_pos and teacher_pos must have the same number of '
                              f'coordinates, got shapes {tuple(student_pos.shape)} and '
                              f'{tuple(teacher_pos.shape)}')
         if student_feats.shape[0] == 0:
-            raise ValueError('student_feats is empty: no student points to distil')
+            raise InvalidValueError('student_feats is empty: no student points to distil')
         num_clouds = int(student_batch.max()) + 1
         teacher_counts = torch.bincount(teacher_batch.long(), minlength=num_clouds)
         empty = torch.unique(student_batch[teacher_counts[student_batch.long()] == 0])
         if empty.numel():
-            raise ValueError(f'student_batch has points in clouds {empty.tolist()} where '
+            raise InvalidValueError(f'student_batch has points in clouds {empty.tolist()} where '
                              f'teacher_batch has none, so teacher_feats cannot be interpolated '
                              f'there')
         target = self.interpolate(student_pos, student_batch.long(), teacher_feats, teacher_pos,

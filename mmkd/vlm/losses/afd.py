@@ -7,6 +7,7 @@ Official code: https://github.com/winycg/CLIP-KD (``src/open_clip/loss.py``, ``K
 import torch
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 from .utils import (Scale, check_clip_embeds, check_logit_scale, normalize,
                     symmetric_contrastive_loss, teacher_normalize)
@@ -50,7 +51,7 @@ class AFDLoss(nn.Module):
 
     def _check_dim(self, name: str, embeds: Tensor, dim: int, arg: str) -> None:
         if embeds.shape[1] != dim:
-            raise ValueError(f'{name} has shape {tuple(embeds.shape)} but the loss was built '
+            raise InvalidValueError(f'{name} has shape {tuple(embeds.shape)} but the loss was built '
                              f'with {arg}={dim}')
 
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,

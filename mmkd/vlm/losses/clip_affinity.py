@@ -9,6 +9,7 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 from .utils import (Scale, check_clip_embeds, check_logit_scale, clip_logits, normalize,
                     teacher_normalize)
@@ -47,7 +48,7 @@ class ClipAffinityLoss(nn.Module):
     def __init__(self, temperature: Optional[float] = None) -> None:
         super().__init__()
         if temperature is not None and not temperature > 0:
-            raise ValueError(f'temperature must be positive or None, got {temperature}')
+            raise InvalidValueError(f'temperature must be positive or None, got {temperature}')
         self.temperature = temperature
 
     def divergence(self, student_logits: Tensor, teacher_probs: Tensor) -> Tensor:

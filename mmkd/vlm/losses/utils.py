@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmkd.errors import InvalidValueError
+
 Scale = Union[Tensor, float]
 
 
@@ -29,9 +31,9 @@ def check_embeds(image_name: str, image: Tensor, text_name: str, text: Tensor) -
     for name, x in ((image_name, image), (text_name, text)):
         if not torch.is_tensor(x) or x.dim() != 2:
             shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-            raise ValueError(f'{name} must be a [B, D] tensor of embeddings, got {shape}')
+            raise InvalidValueError(f'{name} must be a [B, D] tensor of embeddings, got {shape}')
     if image.shape != text.shape:
-        raise ValueError(f'{image_name} has shape {tuple(image.shape)} but {text_name} has shape '
+        raise InvalidValueError(f'{image_name} has shape {tuple(image.shape)} but {text_name} has shape '
                          f'{tuple(text.shape)}; the image and text embeddings of one model must '
                          f'be [B, D] with the same B (image-caption pairs) and D (joint space)')
 
@@ -39,7 +41,7 @@ def check_embeds(image_name: str, image: Tensor, text_name: str, text: Tensor) -
 def check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     """Student and teacher embed the same ``B`` pairs (their dims may differ)."""
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
+        raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                          f'{tuple(b.shape)}; student and teacher must embed the same batch '
                          f'(same B)')
 
@@ -47,7 +49,7 @@ def check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
 def check_same_dim(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     """Losses comparing student and teacher embeddings element-wise need one ``[B, D]``."""
     if a.shape != b.shape:
-        raise ValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
+        raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                          f'{tuple(b.shape)}; they must match (add a connector on the student '
                          f'side that maps the student embedding to the teacher dim)')
 
@@ -71,11 +73,11 @@ def check_clip_embeds(student_image_embeds: Tensor, student_text_embeds: Tensor,
 def check_logit_scale(name: str, scale: Optional[Scale], like: Tensor) -> Tensor:
     """A scalar logit scale as a 0-dim tensor on ``like``'s device and dtype."""
     if scale is None:
-        raise ValueError(f'{name} is required (the exp\'d logit scale, a scalar tensor)')
+        raise InvalidValueError(f'{name} is required (the exp\'d logit scale, a scalar tensor)')
     if not torch.is_tensor(scale):
         scale = torch.as_tensor(float(scale))
     if scale.numel() != 1:
-        raise ValueError(f'{name} must be a scalar (the exp\'d logit scale), got shape '
+        raise InvalidValueError(f'{name} must be a scalar (the exp\'d logit scale), got shape '
                          f'{tuple(scale.shape)}')
     return scale.reshape(()).to(device=like.device, dtype=like.dtype)
 
