@@ -78,6 +78,22 @@ def atomic_write_bytes(data: bytes, path: Union[str, Path]) -> None:
         raise
 
 
+def remove_orphan_temporaries(directory: Union[str, Path]) -> List[str]:
+    """Remove the temporary files (``.<name>.<random>.tmp``) that :func:`atomic_write_bytes`
+    left in ``directory`` when a process was killed mid-write; returns their paths. Call it only
+    where no other process is writing."""
+    directory = str(directory)
+    if not osp.isdir(directory):
+        return []
+    removed = []
+    for name in os.listdir(directory):
+        path = osp.join(directory, name)
+        if name.startswith('.') and name.endswith('.tmp') and osp.isfile(path):
+            os.remove(path)
+            removed.append(path)
+    return removed
+
+
 def atomic_torch_save(obj: Any, path: Union[str, Path]) -> None:
     """``torch.save`` through a temporary file and an atomic rename."""
     buffer = io.BytesIO()
@@ -122,7 +138,7 @@ def safe_torch_load(path: str, where: str) -> Any:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:
         raise StateError(f'{where}: cannot load checkpoint {path!r} with '
-                           f'weights_only=True: {err}') from err
+                         f'weights_only=True: {err}') from err
 
 
 def load_checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
@@ -148,7 +164,7 @@ def read_checkpoint(checkpoint: Checkpoint, where: str) -> Dict[str, Any]:
     loaded = safe_torch_load(path, where)
     if not isinstance(loaded, dict):
         raise WrongTypeError(f'{where}: checkpoint {path!r} holds a {type(loaded).__name__}, '
-                        f'expected a state dict')
+                             f'expected a state dict')
     return loaded
 
 
@@ -179,7 +195,7 @@ def load_state_dict_file(checkpoint: Checkpoint, where: str, prefix: Optional[st
     name = checkpoint_name(checkpoint)
     if ema and not has_ema_weights(loaded):
         raise ConfigError(f"{where}: checkpoint {name} has no 'ema_state_dict'; was it trained "
-                       'with EMAHook?')
+                          'with EMAHook?')
     if ema is False and has_ema_weights(loaded):
         state_dict = {k[len('module.'):]: v for k, v in loaded['ema_state_dict'].items()
                       if k.startswith('module.')}

@@ -7,7 +7,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # atomic_local: a run killed while saving keeps its previous checkpoint intact
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2,
                     backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )

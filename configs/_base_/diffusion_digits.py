@@ -6,5 +6,5 @@ optim_wrapper = dict(optimizer=dict(type='AdamW', weight_decay=0.0),
                      clip_grad=dict(max_norm=1.0))
 train_cfg = dict(by_epoch=False)  # + max_iters=max_iters
 default_hooks = dict(
-    checkpoint=dict(type='CheckpointHook', by_epoch=False, max_keep_ckpts=2, save_last=True))
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False, max_keep_ckpts=2, save_last=True))
 log_processor = dict(by_epoch=False)

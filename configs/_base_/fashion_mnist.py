@@ -4,5 +4,6 @@
 _base_ = ['./default_runtime.py', './datasets/fashion_mnist.py']
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='accuracy/top1',
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=2,
+                    save_best='accuracy/top1',
                     rule='greater', backend_args=dict(backend='atomic_local')))

@@ -88,7 +88,7 @@ def _teacher_spec(model_cfg: Any, config: str) -> Dict[str, Any]:
     if spec is not None and spec.get('model') is not None:
         return spec
     raise ConfigError(f"{config}: model {model_cfg.get('type')!r} has no teacher with a model "
-                   'config; the edge-export benchmark needs a distillation config')
+                      'config; the edge-export benchmark needs a distillation config')
 
 
 def _student_checkpoint(config: str) -> Optional[str]:

@@ -32,7 +32,8 @@ def import_torchdistill(site: str = TORCHDISTILL_SITE):
     try:
         import torchdistill
     except ImportError as e:
-        raise MissingPackageError(f'--torchdistill: torchdistill is not installed; {INSTALL_HINT}') from e
+        raise MissingPackageError('--torchdistill: torchdistill is not installed; '
+                                  f'{INSTALL_HINT}') from e
     return torchdistill
 
 

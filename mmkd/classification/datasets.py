@@ -31,7 +31,7 @@ def digits_split(split: str, test_fraction: float = 0.3, seed: int = 0,
     if num_samples is not None:
         if not 0 < num_samples <= len(images):
             raise InvalidValueError(f'num_samples: expected 1..{len(images)} for the {split} '
-                             f'split, got {num_samples}')
+                                    f'split, got {num_samples}')
         images, labels = images[:num_samples], labels[:num_samples]
     return images, labels
 

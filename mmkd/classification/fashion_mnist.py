@@ -43,21 +43,22 @@ def read_idx(path: str, magic: int) -> np.ndarray:
             data = f.read()
     except (OSError, EOFError) as error:
         raise InvalidValueError(f'Fashion-MNIST file {path!r} is not a whole gzip file ({error}); '
-                         f'reinstall it: {INSTALL_HINT}') from None
+                                f'reinstall it: {INSTALL_HINT}') from None
     ndim = {IMAGES_MAGIC: 3, LABELS_MAGIC: 1}[magic]
     header = 4 + 4 * ndim
     if len(data) < header:
         raise InvalidValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, shorter than its '
-                         f'{header}-byte IDX header')
+                                f'{header}-byte IDX header')
     found = int.from_bytes(data[:4], 'big')
     if found != magic:
         raise InvalidValueError(f'Fashion-MNIST file {path!r}: IDX magic number {found}, expected '
-                         f'{magic} ({"images" if magic == IMAGES_MAGIC else "labels"})')
+                                f'{magic} ({"images" if magic == IMAGES_MAGIC else "labels"})')
     shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(ndim))
     expected = header + int(np.prod(shape))
     if len(data) != expected:
-        raise InvalidValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, expected {expected} '
-                         f'for its header shape {shape} (truncated or corrupt)')
+        raise InvalidValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, expected '
+                                f'{expected} '
+                                f'for its header shape {shape} (truncated or corrupt)')
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -71,10 +72,10 @@ def load_fashion_mnist(part: str, root: str = FASHION_MNIST_ROOT) -> Tuple[np.nd
     labels = read_idx(label_file, LABELS_MAGIC).astype(np.int64)
     if len(images) != len(labels):
         raise InvalidValueError(f'Fashion-MNIST: {image_file!r} holds {len(images)} images but '
-                         f'{label_file!r} {len(labels)} labels')
+                                f'{label_file!r} {len(labels)} labels')
     if labels.size and labels.max() >= len(CLASSES):
         raise InvalidValueError(f'Fashion-MNIST file {label_file!r}: label {labels.max()} outside '
-                         f'0..{len(CLASSES) - 1}')
+                                f'0..{len(CLASSES) - 1}')
     return images, labels
 
 
@@ -84,8 +85,9 @@ def stratified_subset(labels: np.ndarray, size: float, seed: int) -> np.ndarray:
     labels = np.asarray(labels)
     fraction = size / len(labels) if isinstance(size, int) else float(size)
     if not 0 < fraction <= 1:
-        raise InvalidValueError(f'subset size: expected a count in 1..{len(labels)} or a fraction in '
-                         f'(0, 1], got {size!r}')
+        raise InvalidValueError(f'subset size: expected a count in 1..{len(labels)} or a fraction '
+                                'in '
+                                f'(0, 1], got {size!r}')
     rng = np.random.default_rng(seed)
     chosen = []
     for c in np.unique(labels):
@@ -129,13 +131,15 @@ class FashionMNIST(Dataset):
         if split not in ('train', 'val', 'test'):
             raise InvalidValueError(f"split: expected 'train', 'val' or 'test', got {split!r}")
         if subset not in ('all', 'labelled', 'unlabelled'):
-            raise InvalidValueError(f"subset: expected 'all', 'labelled' or 'unlabelled', got {subset!r}")
+            raise InvalidValueError("subset: expected 'all', 'labelled' or 'unlabelled', got "
+                                    f"{subset!r}")
         if mix not in (None, 'mixup', 'cutmix', 'mixup_cutmix'):
             raise InvalidValueError(f"mix: expected None, 'mixup', 'cutmix' or 'mixup_cutmix', got "
-                             f'{mix!r}')
+                                    f'{mix!r}')
         if split != 'train' and (labelled_fraction != 1.0 or subset != 'all'):
-            raise InvalidValueError(f'labelled_fraction/subset: only the train split is label-scarce, '
-                             f'got split={split!r}')
+            raise InvalidValueError('labelled_fraction/subset: only the train split is '
+                                    'label-scarce, '
+                                    f'got split={split!r}')
         images, labels = load_fashion_mnist('test' if split == 'test' else 'train', root)
         if split != 'test':
             if not 0 < val_size < len(labels):
@@ -151,7 +155,8 @@ class FashionMNIST(Dataset):
         images, labels, labelled = images[keep], labels[keep], labelled[keep]
         if num_samples is not None:
             if not 0 < num_samples <= len(labels):
-                raise InvalidValueError(f'num_samples: expected 1..{len(labels)}, got {num_samples}')
+                raise InvalidValueError(f'num_samples: expected 1..{len(labels)}, got '
+                                        f'{num_samples}')
             images, labels, labelled = (a[:num_samples] for a in (images, labels, labelled))
         # uint8, zero-padded once so that a random translation is a crop (a view) of it; the
         # images themselves are the centre view, not a second copy

@@ -23,7 +23,7 @@ class Accuracy(BaseMetric):
         for sample in data_samples:
             if 'gt_label' not in sample:
                 raise ConfigError('Accuracy: a prediction has no gt_label; the dataset must give '
-                               "data_samples['labels']")
+                                  "data_samples['labels']")
             self.results.append(dict(scores=sample['scores'].detach().cpu(),
                                      gt_label=int(sample['gt_label'])))
 

@@ -27,7 +27,7 @@ class ImageClassifier(BaseModel):
                 mode: str = 'tensor') -> Any:
         if inputs.dim() != 4:
             raise InvalidValueError(f'inputs: expected images [N, C, H, W], got shape '
-                             f'{tuple(inputs.shape)}')
+                                    f'{tuple(inputs.shape)}')
         return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
 
 
@@ -102,7 +102,7 @@ class ResNetClassifier(ImageClassifier):
         blocks = [blocks] * len(channels) if isinstance(blocks, int) else list(blocks)
         if len(blocks) != len(channels) or min(blocks) < 1:
             raise InvalidValueError(f'blocks: expected one count >= 1 per stage ({len(channels)}), '
-                             f'got {blocks}')
+                                    f'got {blocks}')
         stages = OrderedDict(stem=conv_bn_relu(in_channels, channels[0]))
         width = channels[0]
         for i, (out_channels, count) in enumerate(zip(channels, blocks)):

@@ -78,18 +78,19 @@ class ShapeViewCaptions(Dataset):
         if isinstance(choice, bool) or not (choice in ('random', 'cycle') or (
                 isinstance(choice, int) and 0 <= choice < self.num_views)):
             raise InvalidValueError(f"choice: expected 'random', 'cycle' or a view index in "
-                             f'[0, {self.num_views}), got {choice!r}')
+                                    f'[0, {self.num_views}), got {choice!r}')
         self.choice = choice
         self.templates = tuple(templates)
         if not self.templates or not all(isinstance(t, str) and '{}' in t
                                          for t in self.templates):
-            raise InvalidValueError(f"templates: expected strings with '{{}}' for the class name, got "
-                             f'{templates!r}')
+            raise InvalidValueError(f"templates: expected strings with '{{}}' for the class name, "
+                                    "got "
+                                    f'{templates!r}')
         classes = (getattr(self.dataset, 'metainfo', None) or {}).get('classes')
         if not classes:
             raise InvalidValueError(f'ShapeViewCaptions: the wrapped dataset '
-                             f'{type(self.dataset).__name__} has no metainfo["classes"] to '
-                             f'caption its items with')
+                                    f'{type(self.dataset).__name__} has no metainfo["classes"] to '
+                                    f'caption its items with')
         self.class_names = tuple(str(c).replace('_', ' ') for c in classes)
         self.render_cfg = dict(image_size=image_size, radius=radius, extent=extent,
                                min_intensity=min_intensity)

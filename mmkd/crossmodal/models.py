@@ -108,7 +108,8 @@ class MultiViewImageClassifier(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'loss':
-            return dict(loss_cls=F.cross_entropy(logits, sample_labels(data_samples).to(logits.device)))
+            labels = sample_labels(data_samples).to(logits.device)
+            return dict(loss_cls=F.cross_entropy(logits, labels))
         return predictions(logits, data_samples)
 
 
@@ -124,7 +125,7 @@ def _load_class_embeds(class_embeds: Any) -> Tensor:
                              else class_embeds).float()
     if embeds.dim() != 2 or embeds.shape[0] == 0:
         raise InvalidValueError(f'class_embeds: expected a [num_classes, D] tensor of class text '
-                         f'embeddings, got shape {tuple(embeds.shape)}')
+                                f'embeddings, got shape {tuple(embeds.shape)}')
     return F.normalize(embeds, dim=1)
 
 
@@ -184,8 +185,8 @@ class ULIPPointEncoder(BaseModel):
         channels = getattr(self.backbone, 'out_channels', None)
         if not isinstance(channels, int) or not hasattr(self.backbone, 'head'):
             raise InvalidValueError(f'backbone: expected a point classifier with a head and '
-                             f'out_channels (e.g. PointNetClassifier), got '
-                             f'{type(self.backbone).__name__}')
+                                    f'out_channels (e.g. PointNetClassifier), got '
+                                    f'{type(self.backbone).__name__}')
         self.backbone.head = nn.Identity()
         self.feature_channels = channels
         self.embed_dim = int(embed_dim)
@@ -200,7 +201,8 @@ class ULIPPointEncoder(BaseModel):
                 fork.__exit__(None, None, None)
         self.point_embed = nn.Identity()
         if logit_scale <= 0:
-            raise InvalidValueError(f'logit_scale: expected the exp\'d scale > 0, got {logit_scale}')
+            raise InvalidValueError('logit_scale: expected the exp\'d scale > 0, got '
+                                    f'{logit_scale}')
         self.logit_scale = float(logit_scale)
         self.classes: Optional[List[str]] = None
         self.register_buffer('classifier', self._build_classifier(
@@ -210,23 +212,25 @@ class ULIPPointEncoder(BaseModel):
                           class_embeds: Any) -> Optional[Tensor]:
         if class_embeds is not None and text_encoder is not None:
             raise InvalidValueError('ULIPPointEncoder: give either class_embeds (precomputed) or '
-                             'text_encoder + zero_shot, not both')
+                                    'text_encoder + zero_shot, not both')
         if zero_shot is not None:
             if not isinstance(zero_shot, dict) or 'classes' not in zero_shot or \
                     not set(zero_shot) <= {'classes', 'templates'}:
-                raise InvalidValueError(f'zero_shot: expected dict(classes=[...], templates=[...]), '
-                                 f'got {zero_shot!r}')
+                raise InvalidValueError('zero_shot: expected dict(classes=[...], '
+                                        'templates=[...]), '
+                                        f'got {zero_shot!r}')
             self.classes = list(zero_shot['classes'])
         if class_embeds is not None:
             classifier = _load_class_embeds(class_embeds)
         elif text_encoder is not None:
             if zero_shot is None or 'templates' not in zero_shot:
-                raise InvalidValueError('ULIPPointEncoder: text_encoder needs zero_shot=dict(classes='
-                                 '[...], templates=[...])')
+                raise InvalidValueError('ULIPPointEncoder: text_encoder needs '
+                                        'zero_shot=dict(classes='
+                                        '[...], templates=[...])')
             encoder = MODELS.build(text_encoder)
             if not hasattr(encoder, 'set_zero_shot'):
                 raise InvalidValueError(f'text_encoder: expected an OpenCLIPModel config, got '
-                                 f'{type(encoder).__name__}')
+                                        f'{type(encoder).__name__}')
             encoder.eval()
             encoder.set_zero_shot(**zero_shot)
             with torch.no_grad():
@@ -234,15 +238,18 @@ class ULIPPointEncoder(BaseModel):
             del encoder
         else:
             if zero_shot is not None:
-                raise InvalidValueError('ULIPPointEncoder: zero_shot needs a text source: text_encoder '
-                                 '(an OpenCLIPModel config) or class_embeds')
+                raise InvalidValueError('ULIPPointEncoder: zero_shot needs a text source: '
+                                        'text_encoder '
+                                        '(an OpenCLIPModel config) or class_embeds')
             return None
         if classifier.shape[1] != self.embed_dim:
-            raise InvalidValueError(f'zero-shot classifier has dim {classifier.shape[1]} but embed_dim='
-                             f'{self.embed_dim}')
+            raise InvalidValueError(f'zero-shot classifier has dim {classifier.shape[1]} but '
+                                    'embed_dim='
+                                    f'{self.embed_dim}')
         if self.classes is not None and len(self.classes) != classifier.shape[0]:
-            raise InvalidValueError(f'zero_shot.classes has {len(self.classes)} names but class_embeds '
-                             f'has {classifier.shape[0]} rows')
+            raise InvalidValueError(f'zero_shot.classes has {len(self.classes)} names but '
+                                    'class_embeds '
+                                    f'has {classifier.shape[0]} rows')
         return classifier
 
     def embed(self, inputs: Any) -> Tensor:
@@ -253,7 +260,7 @@ class ULIPPointEncoder(BaseModel):
     def zero_shot_logits(self, point_embeds: Tensor) -> Tensor:
         if self.classifier is None:
             raise StateError('ULIPPointEncoder: no zero-shot classifier; give class_embeds or '
-                               'text_encoder + zero_shot')
+                             'text_encoder + zero_shot')
         return self.logit_scale * point_embeds @ self.classifier.to(point_embeds.dtype).t()
 
     def forward(self, inputs: Any, data_samples: Optional[Dict[str, Any]] = None,

@@ -4,8 +4,8 @@ of a few-step sampler that stock diffusers loads (``DiffusionPipeline.from_pretr
 Step-distillation methods (progressive, consistency) go in ``mmkd/diffusion/methods/``, one per
 file, on top of :class:`DiffusionModel` (teacher and student) and :mod:`mmkd.diffusion.sampling`
 (``ddim_timesteps``, ``alpha_at``, ``ddim_step``, ``predict_x0_eps``, ``training_target``).
-Pipeline export (``mmkd.diffusion.pipeline_export``, ``tools/export_sampler.py``) is not imported here: it pulls in
-the config and checkpoint machinery.
+Pipeline export (``mmkd.diffusion.pipeline_export``, ``tools/export_sampler.py``) is not
+imported here: it pulls in the config and checkpoint machinery.
 """
 from .datasets import DigitsImages, ImageFolderDataset, SyntheticShapesImages
 from .models import DiffusionModel

@@ -157,7 +157,7 @@ class ImageFolderDataset(Dataset):
             for name in names if osp.splitext(name)[1].lower() in extensions)
         if not self.files:
             raise MissingFileError(f'data_root: no image files under {data_root!r} (looked for '
-                                    f'{", ".join(extensions[:12])}...)')
+                                   f'{", ".join(extensions[:12])}...)')
         self.data_root, self.image_size, self.channels = data_root, image_size, channels
         folders = [osp.relpath(f, data_root).split(os.sep) for f in self.files]
         classes = sorted({parts[0] for parts in folders if len(parts) > 1})
@@ -171,8 +171,9 @@ class ImageFolderDataset(Dataset):
                 except ValueError as err:
                     bad.append(str(err))
             if bad:
-                raise InvalidValueError(f'{len(bad)} of {len(self.files)} files under {data_root!r} '
-                                 'are not readable images:\n  ' + '\n  '.join(bad[:10]))
+                raise InvalidValueError(f'{len(bad)} of {len(self.files)} files under '
+                                        f'{data_root!r} '
+                                        'are not readable images:\n  ' + '\n  '.join(bad[:10]))
 
     def _load(self, path: str) -> torch.Tensor:
         from PIL import Image

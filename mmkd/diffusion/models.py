@@ -84,8 +84,9 @@ class DiffusionModel(BaseModel):
         self.scheduler = build_noise_scheduler(self.scheduler_cfg)
         self.prediction_type = self.scheduler.config.prediction_type
         if self.prediction_type not in PREDICTION_TYPES:
-            raise InvalidValueError(f'scheduler.prediction_type: expected one of {PREDICTION_TYPES}, '
-                             f'got {self.prediction_type!r}')
+            raise InvalidValueError('scheduler.prediction_type: expected one of '
+                                    f'{PREDICTION_TYPES}, '
+                                    f'got {self.prediction_type!r}')
         self.num_train_timesteps = int(self.scheduler.config.num_train_timesteps)
         self.register_buffer('alphas_cumprod', self.scheduler.alphas_cumprod.clone(),
                              persistent=False)
@@ -96,7 +97,7 @@ class DiffusionModel(BaseModel):
                 mode: str = 'tensor') -> Any:
         if not isinstance(inputs, Tensor) or inputs.dim() != 4:
             raise InvalidValueError(f'inputs: expected images [N, C, H, W], got '
-                             f'{getattr(inputs, "shape", type(inputs))}')
+                                    f'{getattr(inputs, "shape", type(inputs))}')
         if mode == 'loss':
             noise = torch.randn_like(inputs)
             timesteps = torch.randint(0, self.num_train_timesteps, (inputs.shape[0],),
@@ -107,7 +108,7 @@ class DiffusionModel(BaseModel):
                 else data_samples
             if timesteps is None:
                 raise ConfigError("data_samples: mode='tensor' needs the timesteps, as "
-                               "data_samples=dict(timesteps=LongTensor[N]) or a tensor/int")
+                                  "data_samples=dict(timesteps=LongTensor[N]) or a tensor/int")
             return self.denoise(inputs, timesteps)
         if mode == 'predict':
             return self.predict(inputs, data_samples)

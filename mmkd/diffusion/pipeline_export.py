@@ -75,7 +75,8 @@ def export_pipeline(config: str, checkpoint: Checkpoint, out_dir: str, num_steps
     write ``unet.onnx`` and its onnxruntime parity (``onnx_max_abs_diff``). ``ema``: the EMA
     weights when the checkpoint has them, else the training weights."""
     if scheduler != 'ddim':
-        raise InvalidValueError(f"scheduler: only 'ddim' is exported (DDIMPipeline), got {scheduler!r}")
+        raise InvalidValueError("scheduler: only 'ddim' is exported (DDIMPipeline), got "
+                                f"{scheduler!r}")
     from diffusers import DDIMPipeline
     model, is_ema = build_student(config, checkpoint, ema=None if ema else False)
     ddim = ddim_export_scheduler(model.scheduler, num_steps, spacing)
@@ -116,7 +117,8 @@ def export_consistency_pipeline(config: Any, checkpoint: Checkpoint, out_dir: st
     defaults = dict(num_solver_steps=50, sigma_data=0.5, timestep_scaling=10.0)
     opts = {k: cfg.model.get(k, v) for k, v in defaults.items()}
     if opts['sigma_data'] != 0.5:
-        raise InvalidValueError(f"model.sigma_data: LCMScheduler hard-codes 0.5, got {opts['sigma_data']}")
+        raise InvalidValueError("model.sigma_data: LCMScheduler hard-codes 0.5, got "
+                                f"{opts['sigma_data']}")
     model, _ = build_student(cfg, checkpoint, ema=False)
     scheduler = LCMScheduler.from_config(
         model.scheduler.config, original_inference_steps=opts['num_solver_steps'],

@@ -76,7 +76,8 @@ def ddim_timesteps(num_train_timesteps: int, num_steps: int, spacing: str = 'tra
     """
     T, N = int(num_train_timesteps), int(num_steps)
     if not 1 <= N <= T:
-        raise InvalidValueError(f'num_steps: expected 1..{T} (num_train_timesteps), got {num_steps}')
+        raise InvalidValueError(f'num_steps: expected 1..{T} (num_train_timesteps), got '
+                                f'{num_steps}')
     if spacing == 'trailing':
         timesteps = np.round(np.arange(T, 0, -T / N)).astype(np.int64) - 1
     elif spacing == 'leading':
@@ -99,7 +100,8 @@ def _check_timesteps(timesteps: Sequence[int], num_train_timesteps: int) -> None
         raise InvalidValueError(f'timesteps: expected integers in [0, {num_train_timesteps}), got '
                          f'{list(timesteps)}')
     if any(a <= b for a, b in zip(timesteps, timesteps[1:])):
-        raise InvalidValueError(f'timesteps: expected a strictly decreasing list, got {list(timesteps)}')
+        raise InvalidValueError('timesteps: expected a strictly decreasing list, got '
+                                f'{list(timesteps)}')
 
 
 # --------------------------------------------------------------------------- the DDIM formulas
@@ -119,7 +121,7 @@ def predict_x0_eps(model_output: Tensor, sample: Tensor, alpha_prod_t: Tensor,
         return (alpha_prod_t ** 0.5 * sample - beta_prod_t ** 0.5 * model_output,
                 alpha_prod_t ** 0.5 * model_output + beta_prod_t ** 0.5 * sample)
     raise InvalidValueError(f'prediction_type: expected one of {PREDICTION_TYPES}, got '
-                     f'{prediction_type!r}')
+                            f'{prediction_type!r}')
 
 
 def training_target(x0: Tensor, noise: Tensor, alpha_prod_t: Tensor,
@@ -131,7 +133,7 @@ def training_target(x0: Tensor, noise: Tensor, alpha_prod_t: Tensor,
     if prediction_type == 'v_prediction':
         return alpha_prod_t ** 0.5 * noise - (1 - alpha_prod_t) ** 0.5 * x0
     raise InvalidValueError(f'prediction_type: expected one of {PREDICTION_TYPES}, got '
-                     f'{prediction_type!r}')
+                            f'{prediction_type!r}')
 
 
 def alpha_at(alphas_cumprod: Tensor, timesteps: Union[int, Tensor],
@@ -283,10 +285,11 @@ def configure_scheduler(scheduler: Any, timesteps: Sequence[int], device=None) -
         prevs = [t - stride for t in scheduler.timesteps.tolist()]
         if prevs[:-1] != timesteps[1:] or prevs[-1] >= 0:
             raise StateError(f'DDIMScheduler steps {scheduler.timesteps.tolist()} -> {prevs}, '
-                               f'not {timesteps} -> alpha 1')
+                             f'not {timesteps} -> alpha 1')
     else:
         if 'timesteps' not in inspect.signature(scheduler.set_timesteps).parameters:
-            raise WrongTypeError(f'{type(scheduler).__name__}.set_timesteps takes no custom timesteps')
+            raise WrongTypeError(f'{type(scheduler).__name__}.set_timesteps takes no custom '
+                                 'timesteps')
         scheduler = copy.deepcopy(scheduler)
         scheduler.set_timesteps(timesteps=timesteps, device=device)
     got = scheduler.timesteps.tolist()

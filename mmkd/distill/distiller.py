@@ -66,7 +66,7 @@ class Distiller(nn.Module):
         for owner in recorders:
             if owner not in models and owner not in replayed:
                 raise ConfigError(f'{where}.recorders.{owner}: no model named {owner!r}; '
-                               f'models are {sorted(set(models) | set(replayed))}')
+                                  f'models are {sorted(set(models) | set(replayed))}')
         self.recorder_groups: Dict[str, Union[RecorderGroup, ReplayedRecorderGroup]] = {
             owner: ReplayedRecorderGroup(cfgs) if owner in replayed
             else RecorderGroup(models[owner], cfgs, f'{where}.recorders.{owner}')
@@ -91,7 +91,7 @@ class Distiller(nn.Module):
         taken = {v: k for k, v in self.output_keys.items()}
         if key in taken:
             raise ConfigError(f'{where}: its output key {key!r} is already used by loss '
-                           f'{taken[key]!r}; rename one of them')
+                              f'{taken[key]!r}; rename one of them')
         self.output_keys[name] = key
         inputs = cfg.pop('inputs', None)
         self.loss_weights[name] = float(cfg.pop('loss_weight', 1.0))
@@ -100,23 +100,23 @@ class Distiller(nn.Module):
         loss_type = cfg['type']
         if isinstance(loss_type, str) and LOSSES.get(loss_type) is None:
             raise ConfigError(f'{where}.type: unknown loss {loss_type!r}; registered losses: '
-                           f'{sorted(LOSSES.module_dict)}')
+                              f'{sorted(LOSSES.module_dict)}')
         try:
             loss = build_from_cfg(cfg, LOSSES)
         except TypeError as err:
             raise WrongTypeError(f'{where}: cannot build {loss_type}: {err}') from None
         if not isinstance(inputs, dict) or not inputs:
             raise ConfigError(f'{where}.inputs: expected a dict mapping the arguments of '
-                           f'{type(loss).__name__}.forward to recorded tensors or batch fields')
+                              f'{type(loss).__name__}.forward to recorded tensors or batch fields')
         params = inspect.signature(loss.forward).parameters
         for arg in inputs:
             if arg not in params:
                 raise ConfigError(f'{where}.inputs.{arg}: {type(loss).__name__}.forward has no '
-                               f'argument {arg!r}; its arguments are {list(params)}')
+                                  f'argument {arg!r}; its arguments are {list(params)}')
         for arg, param in params.items():
             if param.default is inspect.Parameter.empty and arg not in inputs:
                 raise ConfigError(f'{where}.inputs: required argument {arg!r} of '
-                               f'{type(loss).__name__}.forward is not mapped')
+                                  f'{type(loss).__name__}.forward is not mapped')
         for arg, ref in inputs.items():
             self._check_ref(ref, f'{where}.inputs.{arg}')
         self.losses[name] = loss
@@ -135,24 +135,24 @@ class Distiller(nn.Module):
             unknown = set(ref) - {'source', 'connector'}
             if unknown or 'source' not in ref:
                 raise ConfigError(f'{where}: expected dict(source=..., connector=...), got keys '
-                               f'{sorted(ref)}')
+                                  f'{sorted(ref)}')
             connector = ref.get('connector')
             if connector is not None and connector not in self.connectors:
                 raise ConfigError(f'{where}.connector: no connector named {connector!r}; '
-                               f'connectors are {sorted(self.connectors)}')
+                                  f'connectors are {sorted(self.connectors)}')
             ref = ref['source']
         if not isinstance(ref, str) or '.' not in ref:
             raise ConfigError(f"{where}: expected '<model>.<recorder>' or 'batch.<field>', "
-                           f'got {ref!r}')
+                              f'got {ref!r}')
         owner, name = ref.split('.', 1)
         if owner == 'batch':
             return
         if owner not in self.recorder_groups:
             raise ConfigError(f'{where}: {ref!r} names no recorded model; models with recorders '
-                           f'are {sorted(self.recorder_groups)} (or use batch.<field>)')
+                              f'are {sorted(self.recorder_groups)} (or use batch.<field>)')
         if name not in self.recorder_groups[owner].recorders:
             raise ConfigError(f'{where}: {ref!r} names no recorder; {owner!r} records '
-                           f'{sorted(self.recorder_groups[owner].recorders)}')
+                              f'{sorted(self.recorder_groups[owner].recorders)}')
 
     def recording(self, owner: str) -> RecorderGroup:
         """Context manager recording the named model's tensors (a no-op group if it has none)."""

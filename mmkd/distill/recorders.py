@@ -34,7 +34,7 @@ class ModuleRecorder:
         if self.source not in modules:
             names = [name for name in modules if name]
             raise ConfigError(f'{where}: module {self.source!r} does not exist in '
-                           f'{type(model).__name__}; its modules include {names[:20]}')
+                              f'{type(model).__name__}; its modules include {names[:20]}')
         self._module = modules[self.source]
 
     def _hook(self, module: nn.Module, inputs: tuple, output: Any) -> None:
@@ -71,7 +71,7 @@ class RecorderGroup:
                 recorder = ModuleRecorder(**cfg)
             except TypeError as err:
                 raise WrongTypeError(f'{where}.{name}: {err}; expected a module path or '
-                                f'dict(source=..., kind=..., index=...)') from None
+                                     f'dict(source=..., kind=..., index=...)') from None
             recorder.attach(model, f'{where}.{name}')
             self.recorders[name] = recorder
 
@@ -88,7 +88,7 @@ class RecorderGroup:
         recorder = self.recorders[name]
         if recorder.data is None:
             raise StateError(f'{where}: module {recorder.source!r} was not called in the last '
-                               f'forward pass, so recorder {name!r} holds nothing')
+                             f'forward pass, so recorder {name!r} holds nothing')
         return recorder.data
 
 
@@ -116,5 +116,5 @@ class ReplayedRecorderGroup:
     def get(self, name: str, where: str) -> Any:
         if name not in self.data:
             raise StateError(f'{where}: no cached value for recorder {name!r} in this batch; '
-                               f'the cache gave {sorted(self.data)}')
+                             f'the cache gave {sorted(self.data)}')
         return self.data[name]

@@ -46,16 +46,17 @@ class TeacherSpec:
         if mode not in TEACHER_MODES:
             raise InvalidValueError(f'{where}.mode: expected one of {TEACHER_MODES}, got {mode!r}')
         if dtype not in _DTYPES:
-            raise InvalidValueError(f'{where}.dtype: expected one of {sorted(_DTYPES)}, got {dtype!r}')
+            raise InvalidValueError(f'{where}.dtype: expected one of {sorted(_DTYPES)}, got '
+                                    f'{dtype!r}')
         if ema_of_student == (model is not None):
             raise InvalidValueError(f'{where}: give either model=... (a teacher config) or '
-                             f'ema_of_student=True, exactly one of them')
+                                    f'ema_of_student=True, exactly one of them')
         if not 0.0 <= momentum < 1.0:
             raise InvalidValueError(f'{where}.momentum: expected 0 <= momentum < 1, got {momentum}')
         if inputs is not None and (not isinstance(inputs, str) or not inputs.startswith('batch.')
                                    or len(inputs) == len('batch.')):
             raise InvalidValueError(f"{where}.inputs: expected None (the student's inputs) or "
-                             f"'batch.<field>' (a field of data_samples), got {inputs!r}")
+                                    f"'batch.<field>' (a field of data_samples), got {inputs!r}")
         self.name, self.where = name, where
         self.inputs_field = None if inputs is None else inputs[len('batch.'):]
         self.model_cfg, self.checkpoint, self.prefix = model, checkpoint, prefix
@@ -81,7 +82,7 @@ class TeacherSpec:
         if not isinstance(data_samples, dict) or self.inputs_field not in data_samples:
             present = sorted(data_samples) if isinstance(data_samples, dict) else []
             raise ConfigError(f'{self.where}.inputs: the batch has no data_samples field '
-                           f'{self.inputs_field!r} (fields: {present})')
+                              f'{self.inputs_field!r} (fields: {present})')
         return data_samples[self.inputs_field]
 
     def set_mode(self, teacher: nn.Module, training: bool) -> None:

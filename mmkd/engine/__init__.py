@@ -1,3 +1,3 @@
-from .hooks import EpochSeedHook
+from .hooks import AtomicCheckpointHook, EpochSeedHook, FiniteTrainingHook
 
-__all__ = ['EpochSeedHook']
+__all__ = ['AtomicCheckpointHook', 'EpochSeedHook', 'FiniteTrainingHook']

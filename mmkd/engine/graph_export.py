@@ -88,7 +88,7 @@ def edge_graphs(model: nn.Module) -> List[ExportGraph]:
                 graph.module.eval()
             return found
     raise WrongTypeError(f'{type(model).__name__}: no edge-export wrapper; exportable models: '
-                    f'{", ".join(sorted(EXPORTERS.module_dict))} (and their subclasses)')
+                         f'{", ".join(sorted(EXPORTERS.module_dict))} (and their subclasses)')
 
 
 # ------------------------------------------------------------------------ export and check
@@ -155,7 +155,7 @@ def check_graph(graph: ExportGraph, path: str, fmt: str, batch_size: int = CHECK
             theirs = torch.jit.load(path)(*inputs)
     if theirs.shape != ours.shape:
         raise StateError(f'{path}: output shape {tuple(theirs.shape)}, PyTorch gives '
-                           f'{tuple(ours.shape)}')
+                         f'{tuple(ours.shape)}')
     return float((theirs - ours).abs().max())
 
 

@@ -1,7 +1,16 @@
-"""Hooks for distillation runs."""
-from mmengine.hooks import Hook
+"""Hooks of mmkd's runs: reproducible epochs, training that stops when it goes non-finite, and
+checkpoints that a kill cannot break."""
+import math
+import os.path as osp
+from typing import Any, Dict, Optional
+
+import torch
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.runner import set_random_seed
 
+from mmkd.errors import StateError
+from mmkd.fileio import atomic_write_bytes
 from mmkd.registry import HOOKS
 
 
@@ -23,3 +32,75 @@ class EpochSeedHook(Hook):
         if runner._randomness_cfg.get('diff_rank_seed', False):
             seed += runner.rank * 100003
         set_random_seed(seed % 2**32)
+
+
+@HOOKS.register_module()
+class FiniteTrainingHook(Hook):
+    """Stop training when it goes non-finite, before anything non-finite is saved.
+
+    After each iteration, a non-finite loss term ends the run with a
+    :class:`~mmkd.errors.StateError` naming the iteration, the terms and the last good
+    checkpoint; before each checkpoint is written, a non-finite weight does the same, so the
+    latest checkpoint (and ``last_checkpoint``) stays the last good one. ``tools/train.py`` and
+    the experiment runner add it to every run (:func:`mmkd.engine.runner.build_runner`).
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                         outputs: Optional[Dict[str, Any]] = None) -> None:
+        bad = {key: float(value) for key, value in (outputs or {}).items()
+               if isinstance(value, (torch.Tensor, float)) and not math.isfinite(float(value))}
+        if bad:
+            raise StateError(f'training went non-finite at iteration {runner.iter + 1} (epoch '
+                             f'{runner.epoch + 1}): {bad}; last good checkpoint: '
+                             f'{_last_checkpoint(runner.work_dir)}')
+
+    def before_save_checkpoint(self, runner, checkpoint: Dict[str, Any]) -> None:
+        bad = [key for key, value in checkpoint.get('state_dict', {}).items()
+               if torch.is_tensor(value) and value.is_floating_point()
+               and not bool(torch.isfinite(value).all())]
+        if bad:
+            raise StateError(f'training went non-finite at iteration {runner.iter} (epoch '
+                             f'{runner.epoch}): weights {bad[:5]} are not finite; not saved; '
+                             f'last good checkpoint: {_last_checkpoint(runner.work_dir)}')
+
+
+@HOOKS.register_module()
+class AtomicCheckpointHook(CheckpointHook):
+    """MMEngine's ``CheckpointHook``, with nothing lost on a kill: ``last_checkpoint`` is written
+    atomically, and with ``max_keep_ckpts`` the oldest checkpoint is removed only once the new
+    one is whole (MMEngine removes it first). Use it with ``backend_args=dict(
+    backend='atomic_local')`` so that the checkpoint files themselves are written atomically."""
+
+    def _save_checkpoint_with_step(self, runner, step: int, meta: Dict[str, Any]) -> None:
+        stale = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                            and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                stale = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(self.out_dir, filename, self.file_client_args,
+                               save_optimizer=self.save_optimizer,
+                               save_param_scheduler=self.save_param_scheduler, meta=meta,
+                               by_epoch=self.by_epoch, backend_args=self.backend_args,
+                               **self.args)
+        if not is_main_process():
+            return
+        atomic_write_bytes(self.last_ckpt.encode(), osp.join(runner.work_dir, 'last_checkpoint'))
+        if stale is not None:
+            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(stale))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+
+
+def _last_checkpoint(work_dir: str) -> str:
+    marker = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(marker):
+        return 'none yet'
+    with open(marker) as f:
+        return f.read().strip() or 'none yet'

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmkd.errors import MissingFileError
-from mmkd.fileio import allow_mmengine_checkpoint_types
+from mmkd.fileio import allow_mmengine_checkpoint_types, remove_orphan_temporaries
 
 from .config_check import check_config_keys, check_option_keys, syntax_error
 from .student import build_student
@@ -50,8 +50,15 @@ def _setup_cpu_distributed(cfg: Config) -> None:
 
 
 def build_runner(cfg: Config) -> Runner:
-    """A ``Runner`` for ``cfg`` that can resume on torch >= 2.6 and run under gloo on CPU."""
+    """A ``Runner`` for ``cfg`` that can resume on torch >= 2.6, runs under gloo on CPU, stops
+    when training goes non-finite (:class:`~mmkd.engine.hooks.FiniteTrainingHook`) and starts by
+    removing the temporary files an interrupted atomic write left in its work dir."""
     allow_mmengine_checkpoint_types()
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(dict(h).get('type') == 'FiniteTrainingHook' for h in hooks):
+        cfg.custom_hooks = hooks + [dict(type='FiniteTrainingHook')]
+    if cfg.get('work_dir'):
+        remove_orphan_temporaries(cfg.work_dir)
     if cfg.get('launcher', 'none') == 'pytorch' and not torch.cuda.is_available():
         _setup_cpu_distributed(cfg)
     return Runner.from_cfg(cfg)

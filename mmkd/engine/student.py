@@ -30,7 +30,7 @@ def student_prefix(model_cfg: dict, student: Optional[str] = None) -> str:
     if 'student' in model_cfg:
         return 'student.'
     raise ConfigError(f"model: {model_cfg.get('type')!r} has no 'student' or 'students' key; "
-                   'is this a distillation config?')
+                      'is this a distillation config?')
 
 
 def student_config(cfg: Config, student: Optional[str] = None) -> Config:

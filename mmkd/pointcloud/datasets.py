@@ -61,7 +61,7 @@ class _PointDatasetBase(Dataset):
     def __getitem__(self, index: int) -> Dict:
         if not -len(self) <= index < len(self):
             raise OutOfRangeError(f'{type(self).__name__}: index {index} out of range for '
-                             f'{len(self)} samples')
+                                  f'{len(self)} samples')
         index = index % len(self)
         points = torch.from_numpy(np.array(self._points(index), dtype=np.float32))
         if self.transforms is not None:
@@ -86,13 +86,13 @@ class _FileDatasetBase(_PointDatasetBase):
                              if osp.isdir(osp.join(root, d)) and not d.startswith('.'))
             if not classes:
                 raise MissingFileError(f'{type(self).__name__}: no class folders in {root!r} '
-                                        f'(expected {what})')
+                                       f'(expected {what})')
         else:
             classes = list(classes)
             missing = [c for c in classes if not osp.isdir(osp.join(root, c))]
             if missing:
                 raise MissingFileError(f'{type(self).__name__}: class folders {missing} not '
-                                        f'found in {root!r}')
+                                       f'found in {root!r}')
         exts = tuple(e.lower() for e in extensions)
         files, labels = [], []
         for label, name in enumerate(classes):
@@ -106,7 +106,7 @@ class _FileDatasetBase(_PointDatasetBase):
                     labels.append(label)
         if not files:
             raise MissingFileError(f'{type(self).__name__}: no {"/".join(exts)} files in '
-                                    f'{root!r} (expected {what})')
+                                   f'{root!r} (expected {what})')
         self.root = root
         self.files = files
         self.labels = labels
@@ -246,8 +246,9 @@ class SyntheticShapes(_PointDatasetBase):
             raise InvalidValueError(f'classes: unknown shapes {unknown} (known: {list(SHAPES)})')
         per_class = num_train_per_class if split == 'train' else num_test_per_class
         if per_class < 1 or num_points < 1:
-            raise InvalidValueError(f'need >= 1 sample per class and point, got {per_class} per class '
-                             f'and num_points={num_points}')
+            raise InvalidValueError(f'need >= 1 sample per class and point, got {per_class} per '
+                                    'class '
+                                    f'and num_points={num_points}')
         self.split = split
         self.num_points = int(num_points)
         self.transforms = build_point_transforms(transforms)
@@ -269,12 +270,14 @@ class SyntheticShapes(_PointDatasetBase):
                     points, labels = data['points'], data['labels']
             except Exception as e:
                 raise InvalidValueError(f'SyntheticShapes: corrupt cache file {self.cache_file!r} '
-                                 f'(delete it to regenerate): {e}') from e
+                                        f'(delete it to regenerate): {e}') from e
             expected = (len(classes) * per_class, self.num_points, 3)
             if points.shape != expected or labels.shape != expected[:1]:
-                raise InvalidValueError(f'SyntheticShapes: cache file {self.cache_file!r} holds points '
-                                 f'{points.shape}, labels {labels.shape}; expected {expected} '
-                                 f'(delete it to regenerate)')
+                raise InvalidValueError(f'SyntheticShapes: cache file {self.cache_file!r} holds '
+                                        'points '
+                                        f'{points.shape}, labels {labels.shape}; expected '
+                                        f'{expected} '
+                                        f'(delete it to regenerate)')
         else:
             points, labels = self._generate(progress)
             self.generated = True

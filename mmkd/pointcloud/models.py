@@ -86,7 +86,7 @@ def parse_point_inputs(inputs: PointInputs, in_channels: int = 0
         if inputs.dim() != 3 or inputs.size(2) != 3 + in_channels or \
                 not inputs.is_floating_point() or inputs.size(1) == 0:
             raise InvalidValueError(f'inputs: {expected}, got a {inputs.dtype} tensor of shape '
-                             f'{tuple(inputs.shape)}')
+                                    f'{tuple(inputs.shape)}')
         num_clouds, num_points = inputs.shape[:2]
         flat = inputs.reshape(num_clouds * num_points, -1)
         batch = torch.arange(num_clouds, device=inputs.device).repeat_interleave(num_points)
@@ -110,8 +110,9 @@ def parse_point_inputs(inputs: PointInputs, in_channels: int = 0
         raise InvalidValueError(f"inputs['batch']: {expected}, got {got}")
     batch = batch.long()
     if bool((batch[1:] < batch[:-1]).any()) or int(batch[0]) < 0:
-        raise InvalidValueError("inputs['batch'] must be sorted and non-negative (points of one cloud "
-                         'contiguous, clouds in increasing order)')
+        raise InvalidValueError("inputs['batch'] must be sorted and non-negative (points of one "
+                                "cloud "
+                                'contiguous, clouds in increasing order)')
     x = inputs.get('x')
     if in_channels:
         if not isinstance(x, Tensor) or x.dim() != 2 or x.size(0) != pos.size(0) or \
@@ -177,7 +178,8 @@ class _PointClassifier(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'loss':
-            return dict(loss_cls=F.cross_entropy(logits, sample_labels(data_samples).to(logits.device)))
+            labels = sample_labels(data_samples).to(logits.device)
+            return dict(loss_cls=F.cross_entropy(logits, labels))
         return predictions(logits, data_samples)
 
 
@@ -318,9 +320,10 @@ class PointNet2Classifier(_PointClassifier):
             max_neighbors = [max_neighbors] * num_levels
         if not (len(radii) == len(channels) == len(max_neighbors) == num_levels) or \
                 num_levels == 0:
-            raise InvalidValueError(f'ratios, radii, channels and max_neighbors need one entry per SA '
-                             f'level, got {len(ratios)}, {len(radii)}, {len(channels)} and '
-                             f'{len(max_neighbors)}')
+            raise InvalidValueError('ratios, radii, channels and max_neighbors need one entry per '
+                                    'SA '
+                                    f'level, got {len(ratios)}, {len(radii)}, {len(channels)} and '
+                                    f'{len(max_neighbors)}')
         self.in_channels = int(in_channels)
         self.num_classes = num_classes
         self.num_levels = num_levels
@@ -357,7 +360,8 @@ class DGCNNEdgeConv(EdgeConv):
     ``W [x_i, x_j - x_i] = (W_a - W_b) x_i + W_b x_j``: both products are taken per point
     (``[N, C_out]``) and gathered per edge, so the linear layer costs ``N`` rather than
     ``E = k N`` rows. With BN in eval mode the max is also taken before BN + ReLU (an affine
-    map and a monotone one), so only one ``[E, C_out]`` tensor is formed (~3x faster). Same function (and gradients) as ``EdgeConv.forward`` up to float rounding;
+    map and a monotone one), so only one ``[E, C_out]`` tensor is formed (~3x faster). Same
+    function (and gradients) as ``EdgeConv.forward`` up to float rounding;
     ``EdgeConv.forward(self, x, edge_index)`` still gives the reference computation.
     """
 

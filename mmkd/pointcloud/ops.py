@@ -47,7 +47,7 @@ def _check_points(x: Tensor, name: str) -> Tensor:
         x = x.unsqueeze(-1)
     if x.dim() != 2:
         raise InvalidValueError(f'{name} must be 2-D [num_points, num_dims] (e.g. [N, 3]), '
-                         f'got shape {tuple(x.shape)}')
+                                f'got shape {tuple(x.shape)}')
     if not x.is_floating_point():
         raise InvalidValueError(f'{name} must be a floating-point tensor, got {x.dtype}')
     return x
@@ -58,10 +58,11 @@ def _check_batch(batch: Optional[Tensor], num_points: int, name: str,
     if batch is None:
         return torch.zeros(num_points, dtype=torch.long)
     if not isinstance(batch, Tensor):
-        raise InvalidValueError(f'{name} must be a torch.Tensor or None, got {type(batch).__name__}')
+        raise InvalidValueError(f'{name} must be a torch.Tensor or None, got '
+                                f'{type(batch).__name__}')
     if batch.dim() != 1 or batch.numel() != num_points:
         raise InvalidValueError(f'{name} must be 1-D with one entry per point of {points_name} '
-                         f'({num_points}), got shape {tuple(batch.shape)}')
+                                f'({num_points}), got shape {tuple(batch.shape)}')
     if batch.is_floating_point() or batch.dtype == torch.bool:
         raise InvalidValueError(f'{name} must be an integer tensor, got {batch.dtype}')
     batch = batch.long()
@@ -69,7 +70,7 @@ def _check_batch(batch: Optional[Tensor], num_points: int, name: str,
         raise InvalidValueError(f'{name} must be non-negative')
     if num_points > 1 and bool((batch[1:] < batch[:-1]).any()):
         raise InvalidValueError(f'{name} must be sorted (points of one cloud contiguous, clouds in '
-                         'increasing order)')
+                                'increasing order)')
     return batch
 
 
@@ -182,7 +183,7 @@ def _check_query(x: Tensor, y: Tensor, batch_x: Optional[Tensor],
     y = _check_points(y, 'y')
     if x.size(1) != y.size(1):
         raise InvalidValueError(f'x and y must have the same number of dimensions, got {x.size(1)} '
-                         f'and {y.size(1)}')
+                                f'and {y.size(1)}')
     return (x, y, _check_batch(batch_x, x.size(0), 'batch_x', 'x').to(x.device),
             _check_batch(batch_y, y.size(0), 'batch_y', 'y').to(x.device))
 
@@ -206,7 +207,8 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None,
 def _graph(x: Tensor, k: int, batch: Optional[Tensor], loop: bool, flow: str,
            r: Optional[float]) -> Tensor:
     if flow not in ('source_to_target', 'target_to_source'):
-        raise InvalidValueError(f"flow must be 'source_to_target' or 'target_to_source', got {flow!r}")
+        raise InvalidValueError("flow must be 'source_to_target' or 'target_to_source', got "
+                                f"{flow!r}")
     x = _check_points(x, 'x')
     batch = _check_batch(batch, x.size(0), 'batch', 'x').to(x.device)
     centre, nbr = _nearest(x, x, k, batch, batch, exclude_self=not loop, r=r)

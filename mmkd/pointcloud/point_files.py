@@ -96,7 +96,7 @@ def read_mesh(path: str) -> Mesh:
                 vertices = triangles = None
     if vertices is None or len(vertices) == 0 or len(triangles) == 0:
         raise InvalidValueError(f'cannot read a triangle mesh from {path!r} (the file is empty, '
-                         f'corrupt or has no faces)')
+                                f'corrupt or has no faces)')
     if not np.isfinite(vertices).all():
         raise InvalidValueError(f'mesh {path!r} has non-finite vertex coordinates')
     return vertices, triangles
@@ -115,7 +115,7 @@ def read_points(path: str) -> np.ndarray:
             raise InvalidValueError(f'cannot read a numpy array from {path!r}: {e}') from e
         if points.ndim != 2 or points.shape[1] < 3 or not np.issubdtype(points.dtype, np.number):
             raise InvalidValueError(f'{path!r}: expected a numeric array of shape [N, >=3], got '
-                             f'{points.dtype} {points.shape}')
+                                    f'{points.dtype} {points.shape}')
         points = np.asarray(points[:, :3], dtype=np.float64)
     else:
         import open3d as o3d
@@ -126,7 +126,7 @@ def read_points(path: str) -> np.ndarray:
                 raise InvalidValueError(f'cannot read a point cloud from {path!r}: {e}') from e
     if len(points) == 0:
         raise InvalidValueError(f'cannot read a point cloud from {path!r} (no points: the file is '
-                         f'empty, corrupt or in an unsupported format)')
+                                f'empty, corrupt or in an unsupported format)')
     if not np.isfinite(points).all():
         raise InvalidValueError(f'point cloud {path!r} has non-finite coordinates')
     return points

@@ -28,9 +28,10 @@ def _as_tensor(points: PointsLike, name: str):
     tensor = torch.from_numpy(points) if was_numpy else points
     if not isinstance(tensor, torch.Tensor):
         raise WrongTypeError(f'{name}: expected a torch.Tensor or numpy array of shape [N, 3], '
-                        f'got {type(points).__name__}')
+                             f'got {type(points).__name__}')
     if tensor.dim() != 2 or tensor.shape[1] != 3:
-        raise InvalidValueError(f'{name}: expected points of shape [N, 3], got {tuple(tensor.shape)}')
+        raise InvalidValueError(f'{name}: expected points of shape [N, 3], got '
+                                f'{tuple(tensor.shape)}')
     if not tensor.is_floating_point():
         tensor = tensor.float()
     return tensor, was_numpy
@@ -83,7 +84,8 @@ class SamplePoints(_PointTransform):
 
     def __init__(self, num_points: int, seed: Optional[int] = None) -> None:
         if int(num_points) != num_points or num_points < 1:
-            raise InvalidValueError(f'SamplePoints: num_points must be a positive int, got {num_points!r}')
+            raise InvalidValueError('SamplePoints: num_points must be a positive int, got '
+                                    f'{num_points!r}')
         self.num_points = int(num_points)
         self.seed = seed
 
@@ -152,7 +154,8 @@ class RandomRotation(_PointTransform):
 
     def __init__(self, axis: Optional[str] = 'z') -> None:
         if axis is not None and axis not in ('x', 'y', 'z'):
-            raise InvalidValueError(f"RandomRotation: axis must be 'x', 'y', 'z' or None, got {axis!r}")
+            raise InvalidValueError("RandomRotation: axis must be 'x', 'y', 'z' or None, got "
+                                    f"{axis!r}")
         self.axis = axis
 
     def transform(self, points, generator=None):
@@ -167,7 +170,8 @@ class RandomPointDropout(_PointTransform):
 
     def __init__(self, max_ratio: float = 0.875) -> None:
         if not 0 <= max_ratio < 1:
-            raise InvalidValueError(f'RandomPointDropout: max_ratio must be in [0, 1), got {max_ratio}')
+            raise InvalidValueError('RandomPointDropout: max_ratio must be in [0, 1), got '
+                                    f'{max_ratio}')
         self.max_ratio = max_ratio
 
     def transform(self, points, generator=None):

@@ -84,7 +84,7 @@ def view_rotations(num_views: int = 6, views: ViewsLike = 'cube',
     if isinstance(views, Tensor):
         if views.dim() != 3 or views.shape[1:] != (3, 3):
             raise InvalidValueError(f'views: expected a [V, 3, 3] tensor of camera frames, got '
-                             f'{tuple(views.shape)}')
+                                    f'{tuple(views.shape)}')
         return views.double()
     if int(num_views) != num_views or num_views < 1:
         raise InvalidValueError(f'num_views must be a positive int, got {num_views!r}')
@@ -92,7 +92,7 @@ def view_rotations(num_views: int = 6, views: ViewsLike = 'cube',
     if views == 'cube':
         if num_views > len(CUBE_VIEWS):
             raise InvalidValueError(f"views='cube' has {len(CUBE_VIEWS)} views, got num_views="
-                             f"{num_views} (use views='ring' for more)")
+                                    f"{num_views} (use views='ring' for more)")
         return torch.tensor([CUBE_VIEWS[n] for n in list(CUBE_VIEWS)[:num_views]],
                             dtype=torch.float64)
     if views == 'ring':
@@ -128,7 +128,8 @@ def _parse_points(points: Tensor, batch: Optional[Tensor], num_clouds: Optional[
         points = points.float()
     if points.dim() == 3:
         if points.shape[2] != 3:
-            raise InvalidValueError(f'points: expected [B, N, 3] or [N, 3], got {tuple(points.shape)}')
+            raise InvalidValueError('points: expected [B, N, 3] or [N, 3], got '
+                                    f'{tuple(points.shape)}')
         if batch is not None:
             raise InvalidValueError('batch must be None for dense [B, N, 3] points')
         b, n = points.shape[:2]
@@ -145,7 +146,7 @@ def _parse_points(points: Tensor, batch: Optional[Tensor], num_clouds: Optional[
         got = (f'{tuple(batch.shape)} {batch.dtype}' if isinstance(batch, Tensor)
                else type(batch).__name__)
         raise InvalidValueError(f'batch: expected an integer tensor of shape [{points.shape[0]}], '
-                         f'got {got}')
+                                f'got {got}')
     batch = batch.long().to(points.device)
     if batch.numel() and int(batch.min()) < 0:
         raise InvalidValueError('batch: cloud indices must be >= 0')
@@ -338,13 +339,13 @@ def _as_tensor_mesh(mesh):
         if vertices.ndim != 2 or vertices.shape[1] != 3 or triangles.ndim != 2 or \
                 triangles.shape[1] != 3:
             raise InvalidValueError(f'mesh: expected vertices [V, 3] and triangles [F, 3], got '
-                             f'{vertices.shape} and {triangles.shape}')
+                                    f'{vertices.shape} and {triangles.shape}')
         tmesh = o3d.t.geometry.TriangleMesh()
         tmesh.vertex.positions = o3d.core.Tensor(vertices)
         tmesh.triangle.indices = o3d.core.Tensor(triangles)
     else:
         raise WrongTypeError(f'mesh: expected an open3d TriangleMesh (legacy or tensor) or a '
-                        f'(vertices, triangles) pair, got {type(mesh).__name__}')
+                             f'(vertices, triangles) pair, got {type(mesh).__name__}')
     if 'positions' not in tmesh.vertex or 'indices' not in tmesh.triangle or \
             len(tmesh.triangle.indices) == 0:
         raise InvalidValueError('mesh has no triangles')
@@ -401,8 +402,9 @@ def point_item(item: Any, where: str) -> Tuple[Tensor, Dict]:
     absent), for the wrappers that add rendered views; ``TypeError`` naming ``where`` for
     anything else."""
     if not isinstance(item, dict) or 'inputs' not in item:
-        raise WrongTypeError(f'{where}: expected items dict(inputs=[N, 3], data_samples=dict(...)), '
-                        f'got {type(item).__name__}')
+        raise WrongTypeError(f'{where}: expected items dict(inputs=[N, 3], '
+                             'data_samples=dict(...)), '
+                             f'got {type(item).__name__}')
     points = item['inputs']
     if isinstance(points, np.ndarray):
         points = torch.from_numpy(points)
@@ -455,12 +457,14 @@ class PointCloudWithViews(Dataset):
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.return_pixels = bool(return_pixels)
         if inputs not in ('points', 'views'):
-            raise InvalidValueError(f"PointCloudWithViews.inputs: expected 'points' or 'views', got "
-                             f'{inputs!r}')
+            raise InvalidValueError("PointCloudWithViews.inputs: expected 'points' or 'views', "
+                                    "got "
+                                    f'{inputs!r}')
         self.inputs = inputs
         if num_points is not None and (int(num_points) != num_points or num_points < 1):
-            raise InvalidValueError(f'PointCloudWithViews.num_points: expected None or a positive int, '
-                             f'got {num_points!r}')
+            raise InvalidValueError('PointCloudWithViews.num_points: expected None or a positive '
+                                    'int, '
+                                    f'got {num_points!r}')
         self.num_points = None if num_points is None else int(num_points)
         view_rotations(num_views, views, elevation)  # validate now, not in a worker
         self.render_cfg = dict(num_views=num_views, image_size=image_size, radius=radius,
@@ -477,8 +481,9 @@ class PointCloudWithViews(Dataset):
         item = self.dataset[index]
         points, data_samples = point_item(item, 'PointCloudWithViews')
         if self.num_points is not None and points.shape[0] < self.num_points:
-            raise InvalidValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} points, '
-                             f'fewer than num_points={self.num_points}')
+            raise InvalidValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} '
+                                    'points, '
+                                    f'fewer than num_points={self.num_points}')
         keep = slice(None) if self.num_points is None else slice(0, self.num_points)
         with torch.no_grad():
             out = project_depth_views(points.float()[:, :3], return_pixels=self.return_pixels,
@@ -514,8 +519,9 @@ def save_view_grid(views, titles: Sequence[str], path: str,
     if views.ndim == 5 and views.shape[2] == 1:
         views = views[:, :, 0]
     if views.ndim != 4 or views.shape[0] == 0 or views.shape[1] == 0:
-        raise InvalidValueError(f'save_view_grid: expected views [S, V, 1, H, W] or [S, V, H, W], got '
-                         f'{views.shape}')
+        raise InvalidValueError('save_view_grid: expected views [S, V, 1, H, W] or [S, V, H, W], '
+                                'got '
+                                f'{views.shape}')
     rows, cols = views.shape[:2]
     if len(titles) != rows:
         raise InvalidValueError(f'save_view_grid: {rows} samples but {len(titles)} titles')

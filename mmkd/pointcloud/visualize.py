@@ -60,8 +60,9 @@ def _as_numpy(points: PointsLike, index: int) -> np.ndarray:
         points = points.detach().cpu().numpy()
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] < 3 or len(points) == 0:
-        raise InvalidValueError(f'points[{index}]: expected an array of shape [N, 3] with N > 0, got '
-                         f'{points.shape}')
+        raise InvalidValueError(f'points[{index}]: expected an array of shape [N, 3] with N > 0, '
+                                'got '
+                                f'{points.shape}')
     return points[:, :3]
 
 

@@ -62,7 +62,7 @@ class _ImageTextBase(Dataset):
     def __getitem__(self, index: int) -> Dict:
         if not -len(self) <= index < len(self):
             raise OutOfRangeError(f'{type(self).__name__}: index {index} out of range for '
-                             f'{len(self)} samples')
+                                  f'{len(self)} samples')
         index = index % len(self)
         image = image_tensor(self._image(index))
         if self.transforms is not None:
@@ -128,8 +128,9 @@ class CsvImageText(_ImageTextBase):
         with open(ann_file, newline='', encoding='utf-8-sig') as f:
             rows = list(csv.reader(f, delimiter=sep))
         if not rows:
-            raise InvalidValueError(f'CsvImageText: {ann_file!r} is empty (expected a header line with '
-                             f'columns {img_key!r} and {caption_key!r})')
+            raise InvalidValueError(f'CsvImageText: {ann_file!r} is empty (expected a header line '
+                                    'with '
+                                    f'columns {img_key!r} and {caption_key!r})')
         header = [h.strip() for h in rows[0]]
         wanted = [img_key, caption_key] + ([label_key] if label_key is not None else [])
         for key in wanted:
@@ -137,7 +138,7 @@ class CsvImageText(_ImageTextBase):
                 hint = '' if len(header) > 1 else \
                     f' (only one column was found: is the separator {sep!r} right?)'
                 raise ConfigError(f'CsvImageText: column {key!r} not found in {ann_file!r}; '
-                               f'columns present: {header}{hint}')
+                                  f'columns present: {header}{hint}')
         cols = {key: header.index(key) for key in wanted}
         self.files, self.texts, self.lines, raw_labels = [], [], [], []
         for line, row in enumerate(rows[1:], start=2):
@@ -145,10 +146,11 @@ class CsvImageText(_ImageTextBase):
                 continue  # blank line
             if len(row) < len(header):
                 raise InvalidValueError(f'CsvImageText: {ann_file!r} line {line} has {len(row)} '
-                                 f'fields, the header has {len(header)}: {row}')
+                                        f'fields, the header has {len(header)}: {row}')
             path = row[cols[img_key]].strip()
             if not path:
-                raise InvalidValueError(f'CsvImageText: {ann_file!r} line {line}: empty {img_key!r}')
+                raise InvalidValueError(f'CsvImageText: {ann_file!r} line {line}: empty '
+                                        f'{img_key!r}')
             self.files.append(path if osp.isabs(path) else osp.join(self.data_root, path))
             self.texts.append(row[cols[caption_key]])
             self.lines.append(line)
@@ -178,9 +180,10 @@ class CsvImageText(_ImageTextBase):
                     self.labels.append(int(value))
                 else:
                     raise InvalidValueError(f'CsvImageText: {ann_file!r} row {i} (line '
-                                     f'{self.lines[i]}): label {value!r} in column '
-                                     f'{label_key!r} is not one of the classes {classes} nor an '
-                                     f'index into them')
+                                            f'{self.lines[i]}): label {value!r} in column '
+                                            f'{label_key!r} is not one of the classes {classes} '
+                                            'nor an '
+                                            f'index into them')
         else:
             self.labels = [-1] * len(self.files)
         self.metainfo = _class_metainfo(classes, templates)
@@ -307,23 +310,23 @@ class SyntheticCaptionedScenes(_ImageTextBase):
             raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
         if label_type not in self.LABEL_TYPES:
             raise InvalidValueError(f'label_type: expected one of {self.LABEL_TYPES}, got '
-                             f'{label_type!r}')
+                                    f'{label_type!r}')
         shapes = tuple(DEFAULT_SHAPES if shapes is None else shapes)
         colors = tuple(DEFAULT_COLORS if colors is None else colors)
         bad = [s for s in shapes if s not in SHAPES]
         if bad or len(shapes) < 2 or len(set(shapes)) != len(shapes):
             raise InvalidValueError(f'shapes: need >= 2 distinct names from {list(SHAPES)}, got '
-                             f'{list(shapes)}')
+                                    f'{list(shapes)}')
         bad = [c for c in colors if c not in COLORS]
         if bad or len(colors) < 2 or len(set(colors)) != len(colors):
             raise InvalidValueError(f'colors: need >= 2 distinct names from {list(COLORS)}, got '
-                             f'{list(colors)}')
+                                    f'{list(colors)}')
         if not 1 <= max_count <= 3:
             raise InvalidValueError(f'max_count: expected 1..3, got {max_count}')
         num = int(num_train if split == 'train' else num_test)
         if num < 1 or image_size < 8:
             raise InvalidValueError(f'need >= 1 sample and image_size >= 8, got {num} samples and '
-                             f'image_size={image_size}')
+                                    f'image_size={image_size}')
         if label_type == 'shape':
             classes = shapes
         elif label_type == 'color':
@@ -373,10 +376,11 @@ class SyntheticCaptionedScenes(_ImageTextBase):
             expected = (p['num'], p['image_size'], p['image_size'], 3)
             if images.shape != expected or images.dtype != np.uint8:
                 raise InvalidValueError(f'images are {images.dtype} {images.shape}, expected uint8 '
-                                 f'{expected}')
+                                        f'{expected}')
             if captions.shape != expected[:1] or labels.shape != expected[:1]:
-                raise InvalidValueError(f'captions {captions.shape} / labels {labels.shape}, expected '
-                                 f'{expected[:1]}')
+                raise InvalidValueError(f'captions {captions.shape} / labels {labels.shape}, '
+                                        'expected '
+                                        f'{expected[:1]}')
         except Exception as e:
             warnings.warn(f'SyntheticCaptionedScenes: cache file {self.cache_file!r} is corrupt '
                           f'or does not match the parameters ({type(e).__name__}: {e}); '

@@ -27,7 +27,7 @@ def load_image(path: str, image_size: Optional[int] = None) -> np.ndarray:
             img = img.convert('RGB')
     except Exception as e:
         raise InvalidValueError(f'cannot read image {path!r} (empty, corrupt or not an image): '
-                         f'{type(e).__name__}: {e}') from e
+                                f'{type(e).__name__}: {e}') from e
     if image_size is not None:
         w, h = img.size
         side = min(w, h)
@@ -62,8 +62,9 @@ def read_caption_mapping(path: str) -> Dict[str, str]:
                     tk = next((k for k in text_keys if isinstance(entry, dict) and k in entry),
                               None)
                     if fk is None or tk is None:
-                        raise InvalidValueError(f'entry {n} needs one of the keys {file_keys} and one '
-                                         f'of {text_keys}, got {entry!r}')
+                        raise InvalidValueError(f'entry {n} needs one of the keys {file_keys} and '
+                                                'one '
+                                                f'of {text_keys}, got {entry!r}')
                     out[str(entry[fk])] = str(entry[tk])
                 return out
             raise InvalidValueError(f'expected an object or a list, got {type(data).__name__}')
@@ -73,11 +74,13 @@ def read_caption_mapping(path: str) -> Dict[str, str]:
             fk = next((k for k in file_keys if k in fields), None)
             tk = next((k for k in text_keys if k in fields), None)
             if fk is None or tk is None:
-                raise InvalidValueError(f'the header needs one of the columns {file_keys} and one of '
-                                 f'{text_keys}; columns present: {fields}')
+                raise InvalidValueError(f'the header needs one of the columns {file_keys} and one '
+                                        'of '
+                                        f'{text_keys}; columns present: {fields}')
             return {row[fk]: row[tk] for row in reader}
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise InvalidValueError(f'ImageFolderCaptions: cannot read captions from {path!r}: {e}') from e
+        raise InvalidValueError(f'ImageFolderCaptions: cannot read captions from {path!r}: '
+                                f'{e}') from e
 
 
 def find_images(root: str, class_from_folder: Optional[bool],
@@ -109,7 +112,7 @@ def find_images(root: str, class_from_folder: Optional[bool],
         pattern = '<image>'
     if not rel_files:
         raise MissingFileError(f'ImageFolderCaptions: no {"/".join(extensions)} images in '
-                                f'{root!r} (expected {pattern})')
+                               f'{root!r} (expected {pattern})')
     return rel_files, labels, classes
 
 
@@ -128,7 +131,7 @@ def caption_mapping_file(root: str, captions: str) -> Optional[str]:
         osp.join(root, captions)
     if not osp.isfile(mapping_file):
         raise MissingFileError(f'ImageFolderCaptions: caption file {mapping_file!r} '
-                                f'does not exist')
+                               f'does not exist')
     return mapping_file
 
 
@@ -143,8 +146,8 @@ def mapped_captions(rel_files: Sequence[str], mapping_file: str) -> List[str]:
         texts.append(text)
     if missing:
         raise ConfigError(f'ImageFolderCaptions: {len(missing)} images have no caption in '
-                       f'{mapping_file!r} (keys are paths relative to the root or file '
-                       f'names): {missing[:5]}' + (' ...' if len(missing) > 5 else ''))
+                          f'{mapping_file!r} (keys are paths relative to the root or file '
+                          f'names): {missing[:5]}' + (' ...' if len(missing) > 5 else ''))
     return texts
 
 

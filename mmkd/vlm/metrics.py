@@ -34,10 +34,10 @@ class ZeroShotAccuracy(BaseMetric):
         for sample in data_samples:
             if 'scores' not in sample:
                 raise ConfigError('ZeroShotAccuracy: a prediction has no scores; give the model '
-                               'zero_shot=dict(classes=..., templates=...)')
+                                  'zero_shot=dict(classes=..., templates=...)')
             if 'gt_label' not in sample:
                 raise ConfigError('ZeroShotAccuracy: a prediction has no gt_label; the dataset '
-                               "must give data_samples['labels'] >= 0 (class indices)")
+                                  "must give data_samples['labels'] >= 0 (class indices)")
             self.results.append(dict(scores=sample['scores'].detach().float().cpu(),
                                      gt_label=int(sample['gt_label'])))
 
@@ -76,9 +76,10 @@ def retrieval_recall(image_embeds: Tensor, text_embeds: Tensor,
     duplicate identical captions are not counted as misses. Keys ``i2t_R@k``, ``t2i_R@k`` and
     ``mean_R@k`` (their mean)."""
     if image_embeds.shape != text_embeds.shape or image_embeds.dim() != 2:
-        raise InvalidValueError(f'retrieval_recall: expected image and text embeddings [N, D] of the '
-                         f'same shape, got {tuple(image_embeds.shape)} and '
-                         f'{tuple(text_embeds.shape)}')
+        raise InvalidValueError('retrieval_recall: expected image and text embeddings [N, D] of '
+                                'the '
+                                f'same shape, got {tuple(image_embeds.shape)} and '
+                                f'{tuple(text_embeds.shape)}')
     images = F.normalize(image_embeds.float(), dim=-1)
     texts = F.normalize(text_embeds.float(), dim=-1)
     if captions is None:
@@ -86,7 +87,7 @@ def retrieval_recall(image_embeds: Tensor, text_embeds: Tensor,
     else:
         if len(captions) != images.size(0):
             raise InvalidValueError(f'retrieval_recall: {len(captions)} captions for '
-                             f'{images.size(0)} pairs')
+                                    f'{images.size(0)} pairs')
         ids: Dict[str, int] = {}
         groups = torch.tensor([ids.setdefault(c, len(ids)) for c in captions])
     i2t = _recall_one_way(images, texts, groups, groups, topk)
@@ -128,8 +129,9 @@ class RetrievalRecall(BaseMetric):
             batch_texts = data_batch['inputs'].get('text')
         for i, sample in enumerate(data_samples):
             if 'image_embeds' not in sample or 'text_embeds' not in sample:
-                raise ConfigError('RetrievalRecall: a prediction lacks image_embeds or text_embeds; '
-                               "the model needs inputs['text'] in predict mode")
+                raise ConfigError('RetrievalRecall: a prediction lacks image_embeds or '
+                                  'text_embeds; '
+                                  "the model needs inputs['text'] in predict mode")
             text = sample.get('text')
             if text is None and batch_texts is not None and i < len(batch_texts):
                 text = batch_texts[i]

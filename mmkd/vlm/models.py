@@ -123,12 +123,14 @@ class OpenCLIPModel(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if init_cfg is not None:
-            raise InvalidValueError('OpenCLIPModel: init_cfg is not supported (the weights are set at '
-                             'construction); load weights with pretrained=<tag or path>')
+            raise InvalidValueError('OpenCLIPModel: init_cfg is not supported (the weights are set '
+                                    'at '
+                                    'construction); load weights with pretrained=<tag or path>')
         super().__init__(data_preprocessor=data_preprocessor)
         if (model_name is None) == (model_cfg is None):
             raise InvalidValueError('OpenCLIPModel: give exactly one of model_name (an open_clip '
-                             'architecture name) and model_cfg (an inline architecture dict)')
+                                    'architecture name) and model_cfg (an inline architecture '
+                                    'dict)')
         if image_size is not None:
             image_size = _pair(image_size)
         checkpoint, tag = self._resolve_pretrained(pretrained, model_name)
@@ -148,8 +150,9 @@ class OpenCLIPModel(BaseModel):
         mean = tuple(float(v) for v in (preprocess['mean'] if image_mean is None else image_mean))
         std = tuple(float(v) for v in (preprocess['std'] if image_std is None else image_std))
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise InvalidValueError(f'image_mean / image_std: expected 3 values each (std > 0), got '
-                             f'{mean} / {std}')
+            raise InvalidValueError('image_mean / image_std: expected 3 values each (std > 0), '
+                                    'got '
+                                    f'{mean} / {std}')
         self.register_buffer('pixel_mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('pixel_std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.max_logit_scale = max_logit_scale
@@ -163,8 +166,9 @@ class OpenCLIPModel(BaseModel):
         self._classifier: Optional[Tensor] = None
         if zero_shot is not None:
             if not isinstance(zero_shot, dict) or set(zero_shot) != {'classes', 'templates'}:
-                raise InvalidValueError('zero_shot: expected dict(classes=[...], templates=[...]), got '
-                                 f'{zero_shot!r}')
+                raise InvalidValueError('zero_shot: expected dict(classes=[...], templates=[...]), '
+                                        'got '
+                                        f'{zero_shot!r}')
             self.set_zero_shot(**zero_shot)
         if checkpoint is not None:
             self.load_pretrained(checkpoint)
@@ -177,18 +181,21 @@ class OpenCLIPModel(BaseModel):
         if pretrained is None:
             return None, None
         if not isinstance(pretrained, str) or not pretrained:
-            raise WrongTypeError(f'pretrained: expected None, a tag or a file path, got {pretrained!r}')
+            raise WrongTypeError('pretrained: expected None, a tag or a file path, got '
+                                 f'{pretrained!r}')
         if os.path.isfile(pretrained):
             return pretrained, None
         if _looks_like_path(pretrained):
             raise MissingFileError(f'pretrained: checkpoint file {pretrained!r} does not exist')
         if model_name is None:
-            raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor usable '
-                             f'as a tag: open_clip pretrained tags need model_name, not model_cfg')
+            raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor '
+                                    'usable '
+                                    'as a tag: open_clip pretrained tags need model_name, not '
+                                    'model_cfg')
         if ':' not in model_name and not open_clip.get_pretrained_cfg(model_name, pretrained):
             tags = open_clip.list_pretrained_tags_by_model(model_name)
             raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor a '
-                             f'pretrained tag of {model_name!r}; its tags: {tags}')
+                                    f'pretrained tag of {model_name!r}; its tags: {tags}')
         return None, pretrained
 
     @staticmethod
@@ -206,12 +213,12 @@ class OpenCLIPModel(BaseModel):
         if not isinstance(model_cfg, dict) or \
                 not {'embed_dim', 'vision_cfg', 'text_cfg'} <= set(model_cfg):
             raise InvalidValueError('model_cfg: expected dict(embed_dim=..., vision_cfg=dict(...), '
-                             f'text_cfg=dict(...)), got {model_cfg!r}')
+                                    f'text_cfg=dict(...)), got {model_cfg!r}')
         cfg = copy.deepcopy(dict(model_cfg))
         vision_cfg, text_cfg = dict(cfg['vision_cfg']), dict(cfg['text_cfg'])
         if 'multimodal_cfg' in cfg:
             raise InvalidValueError('model_cfg: CoCa (multimodal_cfg) is not supported, only '
-                             'contrastive CLIP models')
+                                    'contrastive CLIP models')
         if image_size is not None:
             vision_cfg['image_size'] = image_size
         if context_length is not None:
@@ -282,13 +289,13 @@ class OpenCLIPModel(BaseModel):
         classes, templates = list(classes), list(templates)
         if not classes or not all(isinstance(c, str) for c in classes):
             raise InvalidValueError(f'zero_shot.classes: expected a non-empty list of names, got '
-                             f'{classes!r}')
+                                    f'{classes!r}')
         if not templates:
             raise InvalidValueError('zero_shot.templates: expected at least one template')
         for template in templates:
             if not callable(template) and not (isinstance(template, str) and '{}' in template):
                 raise InvalidValueError(f"zero_shot.templates: expected strings with '{{}}' (e.g. "
-                                 f"'a photo of a {{}}.') or callables, got {template!r}")
+                                        f"'a photo of a {{}}.') or callables, got {template!r}")
         self._zs_classes, self._zs_templates = classes, templates
         self._classifier = None
 
@@ -303,7 +310,7 @@ class OpenCLIPModel(BaseModel):
         ``eval()`` call, weight load or ``.to()`` drops the cache, and train mode never caches."""
         if self._zs_classes is None:
             raise StateError(f'{type(self).__name__}: no zero-shot classes; pass zero_shot='
-                               f'dict(classes=..., templates=...) or call set_zero_shot()')
+                             f'dict(classes=..., templates=...) or call set_zero_shot()')
         if self._classifier is not None and not self.training:
             return self._classifier
         templates = self._zs_templates
@@ -349,8 +356,9 @@ class OpenCLIPModel(BaseModel):
                 not images.is_floating_point():
             got = (f'a {images.dtype} tensor of shape {tuple(images.shape)}'
                    if isinstance(images, Tensor) else type(images).__name__)
-            raise InvalidValueError(f"inputs['image']: expected float images [B, 3, H, W] in [0, 1], "
-                             f'got {got}')
+            raise InvalidValueError("inputs['image']: expected float images [B, 3, H, W] in [0, "
+                                    "1], "
+                                    f'got {got}')
         images = images.to(device=self.pixel_mean.device, dtype=self.pixel_mean.dtype)
         if tuple(images.shape[-2:]) != self.image_size:
             images = F.interpolate(images, size=self.image_size, mode='bilinear',
@@ -386,7 +394,7 @@ class OpenCLIPModel(BaseModel):
         if not isinstance(inputs, dict) or 'image' not in inputs:
             got = f'keys {sorted(inputs)}' if isinstance(inputs, dict) else type(inputs).__name__
             raise InvalidValueError(f'inputs: expected dict(image=FloatTensor[B, 3, H, W], '
-                             f'text=list[str]), got {got}')
+                                    f'text=list[str]), got {got}')
         images, texts = inputs['image'], inputs.get('text')
         if texts is None and mode != 'predict':
             raise InvalidValueError(f"inputs['text']: mode {mode!r} needs the captions")

@@ -75,7 +75,8 @@ class CrossModalInfoNCELoss(nn.Module):
                  max_logit_scale: Optional[float] = 100.0) -> None:
         super().__init__()
         if logit_scale <= 0:
-            raise InvalidValueError(f'logit_scale must be > 0 (the exp\'d scale), got {logit_scale}')
+            raise InvalidValueError('logit_scale must be > 0 (the exp\'d scale), got '
+                                    f'{logit_scale}')
         self.learnable = learnable
         self.max_logit_scale = max_logit_scale
         log_scale = torch.tensor(math.log(logit_scale))
@@ -95,16 +96,18 @@ class CrossModalInfoNCELoss(nn.Module):
                 logit_scale: Optional[Scale] = None) -> Tensor:
         if not torch.is_tensor(student_embeds) or student_embeds.dim() != 2:
             raise InvalidValueError(f'student_embeds must be [B, D] embeddings, got '
-                             f'{_shape(student_embeds)}')
+                                    f'{_shape(student_embeds)}')
         if not torch.is_tensor(teacher_embeds) or teacher_embeds.dim() not in (2, 3):
             raise InvalidValueError(f'teacher_embeds must be [B, D] (or [B, V, D] per view) '
-                             f'embeddings, got {_shape(teacher_embeds)}')
+                                    f'embeddings, got {_shape(teacher_embeds)}')
         b, d = student_embeds.shape
         if teacher_embeds.shape[0] != b or teacher_embeds.shape[-1] != d:
             raise InvalidValueError(f'student_embeds has shape {tuple(student_embeds.shape)} but '
-                             f'teacher_embeds has shape {tuple(teacher_embeds.shape)}; they need '
-                             f'the same B (samples) and D (add a connector / projection on the '
-                             f'student side)')
+                                    f'teacher_embeds has shape {tuple(teacher_embeds.shape)}; they '
+                                    'need '
+                                    'the same B (samples) and D (add a connector / projection on '
+                                    'the '
+                                    f'student side)')
         with torch.no_grad():
             teacher = teacher_embeds.detach().to(student_embeds.dtype)
             if teacher.dim() == 3:  # per-view embeddings: mean of the normalised views

@@ -31,8 +31,9 @@ def flatten_dense_pairs(pixels: Tensor, visible: Tensor, batch: Optional[Tensor]
         return pixels, visible, batch
     b, v, n = pixels.shape[:3]
     if tuple(visible.shape) != (b, v, n):
-        raise InvalidValueError(f'visible must be a bool mask [B, V, N] = [{b}, {v}, {n}] like pixels '
-                         f'[B, V, N, 2], got {_shape(visible)}')
+        raise InvalidValueError(f'visible must be a bool mask [B, V, N] = [{b}, {v}, {n}] like '
+                                'pixels '
+                                f'[B, V, N, 2], got {_shape(visible)}')
     pixels = pixels.transpose(0, 1).reshape(v, b * n, pixels.shape[-1])
     visible = visible.transpose(0, 1).reshape(v, b * n)
     if batch is None:
@@ -46,24 +47,25 @@ def check_pixel_pairs(student_feats: Tensor, teacher_maps: Tensor, pixels: Tenso
     :func:`flatten_dense_pairs`); returns ``batch`` (long)."""
     if not torch.is_tensor(student_feats) or student_feats.dim() != 2:
         raise InvalidValueError(f'student_feats must be per-point features [N_total, C], got '
-                         f'{_shape(student_feats)}')
+                                f'{_shape(student_feats)}')
     n, c = student_feats.shape
     if not torch.is_tensor(teacher_maps) or teacher_maps.dim() != 5:
         raise InvalidValueError(f'teacher_maps must be per-view feature maps [B, V, C, h, w], got '
-                         f'{_shape(teacher_maps)}')
+                                f'{_shape(teacher_maps)}')
     b, v, c_t = teacher_maps.shape[:3]
     if c_t != c:
         raise InvalidValueError(f'student_feats has {c} channels but teacher_maps has {c_t} (shape '
-                         f'{tuple(teacher_maps.shape)}); add a connector on the student side')
+                                f'{tuple(teacher_maps.shape)}); add a connector on the student '
+                                'side')
     if not torch.is_tensor(pixels) or pixels.dim() != 3 or tuple(pixels.shape) != (v, n, 2) \
             or pixels.is_floating_point():
         raise InvalidValueError(f'pixels must be integer (row, col) pixels [V, N_total, 2] = '
-                         f'[{v}, {n}, 2] (V of teacher_maps, N_total of student_feats), got '
-                         f'{_shape(pixels)}')
+                                f'[{v}, {n}, 2] (V of teacher_maps, N_total of student_feats), got '
+                                f'{_shape(pixels)}')
     if not torch.is_tensor(visible) or tuple(visible.shape) != (v, n) or \
             visible.dtype != torch.bool:
         raise InvalidValueError(f'visible must be a bool mask [V, N_total] = [{v}, {n}], got '
-                         f'{_shape(visible)}')
+                                f'{_shape(visible)}')
     if batch is None:
         if b != 1:
             raise InvalidValueError(f'batch is required when teacher_maps holds {b} clouds')
@@ -71,7 +73,7 @@ def check_pixel_pairs(student_feats: Tensor, teacher_maps: Tensor, pixels: Tenso
     if not torch.is_tensor(batch) or batch.dim() != 1 or batch.numel() != n or \
             batch.is_floating_point() or batch.dtype == torch.bool:
         raise InvalidValueError(f'batch must be an integer tensor [N_total] = [{n}] (the cloud of '
-                         f'every row of student_feats), got {_shape(batch)}')
+                                f'every row of student_feats), got {_shape(batch)}')
     if n and (int(batch.min()) < 0 or int(batch.max()) >= b):
         raise InvalidValueError(f'batch names clouds outside [0, {b}) (B of teacher_maps)')
     return batch.long()

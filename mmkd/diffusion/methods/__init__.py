@@ -7,9 +7,10 @@
 
 Both are MMEngine ``BaseModel``s trained by the stock runner (``tools/train.py``). Their student
 is a :class:`~mmkd.diffusion.models.DiffusionModel` under the key prefix ``student.``
-(``student.unet.*``), so ``tools/export_sampler.py`` / :func:`mmkd.diffusion.pipeline_export.export_pipeline`
-take it out of a checkpoint like any distillation student. The teacher is a frozen
-``DiffusionModel`` given as a teacher spec (:class:`mmkd.distill.teacher.TeacherSpec`)::
+(``student.unet.*``), so ``tools/export_sampler.py`` /
+:func:`mmkd.diffusion.pipeline_export.export_pipeline` take it out of a checkpoint like any
+distillation student. The teacher is a frozen ``DiffusionModel`` given as a teacher spec
+(:class:`mmkd.distill.teacher.TeacherSpec`)::
 
     teacher=dict(model=dict(type='DiffusionModel', ...),
                  checkpoint='work_dirs/unet_teacher_digits/iter_1200.pth',

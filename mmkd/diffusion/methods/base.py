@@ -38,24 +38,26 @@ class StepDistillation(BaseModel):
         self.student = MODELS.build(student) if isinstance(student, dict) else student
         if not isinstance(self.student, DiffusionModel):
             raise WrongTypeError(f'model.student: expected a DiffusionModel, got '
-                            f'{type(self.student).__name__}')
+                                 f'{type(self.student).__name__}')
         self.teacher_spec = TeacherSpec('teacher', **teacher)
         self.teacher_spec.where = 'model.teacher'
         self.teacher = self.teacher_spec.build(self.student)
         if not isinstance(self.teacher, DiffusionModel):
             raise WrongTypeError(f'model.teacher.model: expected a DiffusionModel, got '
-                            f'{type(self.teacher).__name__}')
+                                 f'{type(self.teacher).__name__}')
         if (self.teacher.num_train_timesteps != self.student.num_train_timesteps or
                 not torch.allclose(self.teacher.alphas_cumprod, self.student.alphas_cumprod)):
             raise InvalidValueError('model.teacher / model.student: the noise schedules differ '
-                             '(num_train_timesteps or betas); step distillation needs one')
+                                    '(num_train_timesteps or betas); step distillation needs one')
         if init_from_teacher:
             own, theirs = self.student.state_dict(), self.teacher.state_dict()
             bad = [k for k in own if k not in theirs or theirs[k].shape != own[k].shape]
             if bad or set(theirs) - set(own):
-                raise InvalidValueError(f'model.init_from_teacher: the student UNet does not have the '
-                                 f"teacher's architecture (e.g. {(bad or sorted(theirs))[:3]}); "
-                                 f'set init_from_teacher=False or match model.student.unet')
+                raise InvalidValueError('model.init_from_teacher: the student UNet does not have '
+                                        'the '
+                                        "teacher's architecture (e.g. "
+                                        f"{(bad or sorted(theirs))[:3]}); "
+                                        f'set init_from_teacher=False or match model.student.unet')
             self.student.load_state_dict({k: v.float() for k, v in theirs.items()})
         self.train(True)
 

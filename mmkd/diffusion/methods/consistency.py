@@ -38,10 +38,10 @@ timestep ``x0 = f(x, t)``, then re-noise to the next timestep with FRESH noise
 :func:`lcm_timesteps` (``LCMScheduler.set_timesteps(n)``: 1 -> [999], 2 -> [999, 499],
 4 -> [999, 759, 499, 259]).
 
-Export: :func:`mmkd.diffusion.pipeline_export.export_consistency_pipeline` writes a stock diffusers folder,
-``DDPMPipeline(unet, LCMScheduler)``: the pipeline draws the initial noise, calls the UNet and
-``LCMScheduler.step``, which computes exactly ``f`` (same ``c_skip``/``c_out``, ``sigma_data``
-0.5 is hard-coded there) and re-noises with fresh noise from the pipeline's generator. So
+Export: :func:`mmkd.diffusion.pipeline_export.export_consistency_pipeline` writes a stock
+diffusers folder, ``DDPMPipeline(unet, LCMScheduler)``: the pipeline draws the initial noise,
+calls the UNet and ``LCMScheduler.step``, which computes exactly ``f`` (same ``c_skip``/
+``c_out``, ``sigma_data`` 0.5 is hard-coded there) and re-noises with fresh noise from the pipeline's generator. So
 ``DiffusionPipeline.from_pretrained(out)(num_inference_steps=n, generator=...)`` equals
 :func:`consistency_sample_like_pipeline` (checked on export; pass ``num_inference_steps``, the
 pipeline's default of 1000 exceeds the 50-step grid). No CLI tool yet::
@@ -187,7 +187,8 @@ class ConsistencyDistillation(StepDistillation):
         if not 0 <= ema_momentum < 1:
             raise InvalidValueError(f'model.ema_momentum: expected 0 <= mu < 1, got {ema_momentum}')
         if loss_type not in LOSS_TYPES:
-            raise InvalidValueError(f'model.loss_type: expected one of {LOSS_TYPES}, got {loss_type!r}')
+            raise InvalidValueError(f'model.loss_type: expected one of {LOSS_TYPES}, got '
+                                    f'{loss_type!r}')
         lcm_timesteps(predict_steps, T, N)  # validate
         self.num_solver_steps, self.skip_timesteps = N, skip
         self.ema_momentum, self.loss_type, self.huber_c = ema_momentum, loss_type, huber_c

@@ -102,16 +102,18 @@ class ProgressiveDistillation(StepDistillation):
         super().__init__(student, teacher, init_from_teacher, data_preprocessor, init_cfg)
         if loss_weighting not in LOSS_WEIGHTINGS:
             raise InvalidValueError(f'model.loss_weighting: expected one of {LOSS_WEIGHTINGS}, got '
-                             f'{loss_weighting!r}')
+                                    f'{loss_weighting!r}')
         T, N = self.num_train_timesteps, int(num_student_steps)
         if not 1 <= N <= T // 2:
             raise InvalidValueError(f'model.num_student_steps: expected 1..{T // 2}, got {N}')
         student_ts = ddim_timesteps(T, N, spacing)
         teacher_ts = ddim_timesteps(T, 2 * N, spacing)
         if teacher_ts[0::2] != student_ts:
-            raise InvalidValueError(f"model.spacing: {spacing!r} grids do not nest: the {2 * N}-step "
-                             f'teacher grid {teacher_ts} does not contain the {N}-step student '
-                             f"grid {student_ts} at its even positions; use 'trailing'")
+            raise InvalidValueError(f"model.spacing: {spacing!r} grids do not nest: the "
+                                    f"{2 * N}-step "
+                                    f'teacher grid {teacher_ts} does not contain the {N}-step '
+                                    'student '
+                                    f"grid {student_ts} at its even positions; use 'trailing'")
         self.num_student_steps, self.spacing = N, spacing
         self.student_timesteps, self.teacher_timesteps = student_ts, teacher_ts
         self.loss_weighting, self.teacher_clip_x0 = loss_weighting, teacher_clip_x0

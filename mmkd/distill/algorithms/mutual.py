@@ -33,7 +33,7 @@ class MutualLearning(BaseModel):
                  init_cfg: Optional[dict] = None) -> None:
         if len(students) < 2:
             raise InvalidValueError(f'model.students: mutual learning needs two or more students, '
-                             f'got {list(students)}')
+                                    f'got {list(students)}')
         built = {name: MODELS.build(cfg) if isinstance(cfg, dict) else cfg
                  for name, cfg in students.items()}
         first = next(iter(built.values()))
@@ -46,7 +46,7 @@ class MutualLearning(BaseModel):
         self.predict_with = predict_with or next(iter(built))
         if self.predict_with not in built:
             raise ConfigError(f'model.predict_with: no student named {self.predict_with!r}; '
-                           f'students are {list(built)}')
+                              f'students are {list(built)}')
         self.distiller = Distiller(dict(self.students), **distiller)
 
     def loss(self, inputs: Any, data_samples: Any = None) -> Dict[str, Tensor]:

@@ -46,5 +46,5 @@ from .writer import cache_settings, write_teacher_cache
 
 __all__ = ['ALL_RNGS', 'GLOBAL_RNGS', 'MANIFEST', 'ReplayedAugmentations', 'TeacherCache',
            'TeacherCacheDataset', 'TeacherCacheError', 'TeacherCacheMismatchError',
-           'augmentation_seed', 'cache_settings', 'check_cacheable', 'data_key', 'file_sha256', 'seeded_rngs',
-           'teacher_key', 'write_teacher_cache']
+           'augmentation_seed', 'cache_settings', 'check_cacheable', 'data_key', 'file_sha256',
+           'seeded_rngs', 'teacher_key', 'write_teacher_cache']

@@ -68,7 +68,8 @@ class ReplayedAugmentations(Dataset):
             item = self.dataset[index]
         if not isinstance(item, dict) or not isinstance(item.get('data_samples'), dict):
             raise WrongTypeError(f'{type(self.dataset).__name__}[{index}]: expected '
-                            f'dict(inputs=..., data_samples=dict(...)) to replay augmentations')
+                                 'dict(inputs=..., data_samples=dict(...)) to replay '
+                                 'augmentations')
         return dict(item, data_samples=dict(item['data_samples'], aug_idx=aug))
 
     def __getitem__(self, index: int) -> Dict:
@@ -90,9 +91,10 @@ class TeacherCacheDataset(Dataset):
 
     def __init__(self, dataset: dict, path: str, num_augs: int, seed: int = 0) -> None:
         if not isinstance(dataset, dict):
-            raise WrongTypeError(f'train_dataloader.dataset.dataset: expected the config dict of the '
-                            f'wrapped dataset (it is part of the cache key), got '
-                            f'{type(dataset).__name__}')
+            raise WrongTypeError('train_dataloader.dataset.dataset: expected the config dict of '
+                                 'the '
+                                 f'wrapped dataset (it is part of the cache key), got '
+                                 f'{type(dataset).__name__}')
         self.cache = TeacherCache(path)
         self.cache.check(data_key(dataset, num_augs, seed), 'train_dataloader.dataset')
         self.replay = ReplayedAugmentations(DATASETS.build(dataset), num_augs, seed)

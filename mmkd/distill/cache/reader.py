@@ -124,8 +124,9 @@ class TeacherCache:
         """The per-sample recordings (``[rows, ...]`` each) of augmentation ``aug`` of sample
         ``index``."""
         if not 0 <= index < self.num_samples or not 0 <= aug < self.num_augs:
-            raise OutOfRangeError(f'teacher cache {self.path!r}: no sample {index} augmentation {aug} '
-                             f'({self.num_samples} samples x {self.num_augs} augmentations)')
+            raise OutOfRangeError(f'teacher cache {self.path!r}: no sample {index} augmentation '
+                                  f'{aug} '
+                                  f'({self.num_samples} samples x {self.num_augs} augmentations)')
         shard = bisect.bisect_right(self._starts, index) - 1
         local = index - self.shards[shard]['start']
         return {key: value[local, aug].clone()
@@ -135,9 +136,11 @@ class TeacherCache:
         """Teacher name -> recorder name -> the batch's tensor, as the live teacher records it,
         from a batch of :class:`TeacherCacheDataset` items."""
         if not isinstance(data_samples, dict) or 'teacher_outputs' not in data_samples:
-            raise ConfigError("model.teacher_cache: the batch has no data_samples['teacher_outputs']"
-                           "; train on train_dataloader.dataset=dict(type='TeacherCacheDataset', "
-                           "...)")
+            raise ConfigError("model.teacher_cache: the batch has no "
+                              "data_samples['teacher_outputs']"
+                              "; train on "
+                              "train_dataloader.dataset=dict(type='TeacherCacheDataset', "
+                              "...)")
         outputs, aug_idx = data_samples['teacher_outputs'], data_samples['aug_idx']
         batch_size = len(aug_idx)
         device = aug_idx.device if torch.is_tensor(aug_idx) else 'cpu'

@@ -12,5 +12,6 @@ from .utils import check_same_batch, check_same_shape, kl_div_with_temperature
 
 __all__ = [
     'ATLoss', 'CRDLoss', 'DISTLoss', 'DKDLoss', 'FeatureMSELoss', 'KDLoss', 'MultiTeacherKDLoss',
-    'PKTLoss', 'RKDLoss', 'SPLoss', 'check_same_batch', 'check_same_shape', 'kl_div_with_temperature'
+    'PKTLoss', 'RKDLoss', 'SPLoss', 'check_same_batch', 'check_same_shape',
+    'kl_div_with_temperature'
 ]

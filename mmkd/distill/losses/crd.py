@@ -90,8 +90,10 @@ class CRDLoss(nn.Module):
     def _embed(self, name: str, feats: Tensor, linear: nn.Linear) -> Tensor:
         flat = feats.flatten(1)
         if flat.shape[1] != linear.in_features:
-            raise InvalidValueError(f'{name} flattens to {flat.shape[1]} values per sample but the loss '
-                             f'was built for {linear.in_features} (shape {tuple(feats.shape)})')
+            raise InvalidValueError(f'{name} flattens to {flat.shape[1]} values per sample but the '
+                                    'loss '
+                                    f'was built for {linear.in_features} (shape '
+                                    f'{tuple(feats.shape)})')
         return F.normalize(linear(flat), p=2, dim=1)
 
     def _scores(self, embed: Tensor, memory: Tensor, idx: Tensor, z_name: str) -> Tensor:
@@ -112,9 +114,10 @@ class CRDLoss(nn.Module):
                 contrast_idx: Optional[Tensor] = None) -> Tensor:
         batch_size = student_feats.shape[0]
         if teacher_feats.shape[0] != batch_size:
-            raise InvalidValueError(f'student_feats and teacher_feats must have the same batch size, '
-                             f'got shapes {tuple(student_feats.shape)} and '
-                             f'{tuple(teacher_feats.shape)}')
+            raise InvalidValueError('student_feats and teacher_feats must have the same batch '
+                                    'size, '
+                                    f'got shapes {tuple(student_feats.shape)} and '
+                                    f'{tuple(teacher_feats.shape)}')
         self._check_indices('sample_idx', sample_idx, (batch_size, ))
         sample_idx = sample_idx.long()
         if contrast_idx is None:

@@ -84,7 +84,7 @@ def run_one(run: Dict[str, Any], work_dir: str,
         source = run['teacher_from']
         if not teacher_checkpoints.get(source):
             raise ConfigError(f"runs[{name}].teacher_from: run {source!r} has no final checkpoint "
-                           f'before {name!r} runs; order the runs so the teacher comes first')
+                              f'before {name!r} runs; order the runs so the teacher comes first')
         key = run.get('teacher_key', 'teacher')
         for option in (run.get('teacher_checkpoint_keys')
                        or [f'model.teachers.{key}.checkpoint']):
@@ -164,7 +164,7 @@ def run_experiment(config: str, work_dir: Optional[str] = None,
             raise ConfigError(f'{config}: runs[{i}] needs "name" and "config"')
         if '/' in run['name'] or os.sep in run['name']:
             raise InvalidValueError(f'{config}: runs[{i}].name {run["name"]!r} names its work dir; '
-                             f"it cannot contain '/'")
+                                    f"it cannot contain '/'")
     for i, run in enumerate(exp.runs):
         run_dir = run.get('work_dir') or osp.join(work_dir, run['name'])
         seeds = run.get('seeds', exp.get('seeds'))

@@ -97,7 +97,8 @@ class PointDistillerLoss(nn.Module):
                                         not isinstance(num_centers, int) or num_centers < 1):
             raise InvalidValueError(f'num_centers must be None or an int >= 1, got {num_centers!r}')
         if graph_space not in GRAPH_SPACES:
-            raise InvalidValueError(f'graph_space must be one of {GRAPH_SPACES}, got {graph_space!r}')
+            raise InvalidValueError(f'graph_space must be one of {GRAPH_SPACES}, got '
+                                    f'{graph_space!r}')
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.k = k
@@ -131,8 +132,9 @@ class PointDistillerLoss(nn.Module):
         missing = torch.unique(batch[torch.bincount(student_batch, minlength=int(batch.max()) + 1)
                                      [batch] == 0])
         if missing.numel():
-            raise InvalidValueError(f'batch has points in clouds {missing.tolist()} where student_batch '
-                             f'has none, so no student point matches them')
+            raise InvalidValueError(f'batch has points in clouds {missing.tolist()} where '
+                                    'student_batch '
+                                    f'has none, so no student point matches them')
         dtype = torch.promote_types(student_pos.dtype, pos.dtype)
         row, col = knn(student_pos.detach().to(dtype), pos.detach().to(dtype), 1,
                        student_batch, batch)
@@ -168,7 +170,7 @@ class PointDistillerLoss(nn.Module):
         if student_pos is not None:
             if pos is None or student_batch is None:
                 raise InvalidValueError('student_pos needs pos and student_batch too: the student '
-                                 "points are matched to the teacher's by coordinates")
+                                        "points are matched to the teacher's by coordinates")
             check_point_set('student_feats', student_feats, 'student_batch', student_batch,
                             'student_pos', student_pos)
             student_feats = self.align(student_feats, student_pos, student_batch.long(), pos,
@@ -179,23 +181,28 @@ class PointDistillerLoss(nn.Module):
             got = (tuple(student_feats.shape) if torch.is_tensor(student_feats)
                    else type(student_feats).__name__)
             raise InvalidValueError(f'student_feats {got} and teacher_feats '
-                             f'{tuple(teacher_feats.shape)} must be [N, C] over the same N points '
-                             f'(same input points, or PointNet++ with the same ratios)')
+                                    f'{tuple(teacher_feats.shape)} must be [N, C] over the same N '
+                                    'points '
+                                    f'(same input points, or PointNet++ with the same ratios)')
         if student_feats.shape[1] != self.student_channels:
-            raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but the loss '
-                             f'was built with student_channels={self.student_channels}')
+            raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but the '
+                                    'loss '
+                                    f'was built with student_channels={self.student_channels}')
         if teacher_feats.shape[1] != self.teacher_channels:
-            raise InvalidValueError(f'teacher_feats has {teacher_feats.shape[1]} channels but the loss '
-                             f'was built with teacher_channels={self.teacher_channels}')
+            raise InvalidValueError(f'teacher_feats has {teacher_feats.shape[1]} channels but the '
+                                    'loss '
+                                    f'was built with teacher_channels={self.teacher_channels}')
         if student_batch is not None and (student_batch.shape != batch.shape or
                                           not torch.equal(student_batch.long(), batch.long())):
-            raise InvalidValueError('student_batch differs from batch: student_feats and teacher_feats '
-                             'do not hold the same points')
+            raise InvalidValueError('student_batch differs from batch: student_feats and '
+                                    'teacher_feats '
+                                    'do not hold the same points')
         if pos is None and (self.graph_space == 'coord' or self.num_centers is not None):
             need = "graph_space='coord'" if self.graph_space == 'coord' else 'num_centers'
             raise InvalidValueError(f'pos (the points\' coordinates) is required with {need}')
         if student_feats.shape[0] == 0:
-            raise InvalidValueError('student_feats and teacher_feats are empty: no points to distil')
+            raise InvalidValueError('student_feats and teacher_feats are empty: no points to '
+                                    'distil')
         batch = batch.long()
         teacher_feats = teacher_feats.detach().to(student_feats.dtype)
 

@@ -30,19 +30,20 @@ def check_point_set(feats_name: str, feats: Tensor, batch_name: str, batch: Tens
     if not torch.is_tensor(batch) or batch.dim() != 1 or batch.numel() != n:
         got = tuple(batch.shape) if torch.is_tensor(batch) else type(batch).__name__
         raise InvalidValueError(f'{batch_name} must be [N] with one cloud index per row of '
-                         f'{feats_name} (N = {n}), got {got}')
+                                f'{feats_name} (N = {n}), got {got}')
     if batch.is_floating_point() or batch.dtype == torch.bool:
         raise InvalidValueError(f'{batch_name} must be an integer tensor, got {batch.dtype}')
     if n and (int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any())):
-        raise InvalidValueError(f'{batch_name} must be sorted and non-negative (points of one cloud '
-                         f'contiguous, clouds in increasing order)')
+        raise InvalidValueError(f'{batch_name} must be sorted and non-negative (points of one '
+                                'cloud '
+                                f'contiguous, clouds in increasing order)')
     if pos is not None:
         if not torch.is_tensor(pos) or pos.dim() != 2 or pos.shape[0] != n \
                 or not pos.is_floating_point():
             got = (f'{pos.dtype} {tuple(pos.shape)}' if torch.is_tensor(pos)
                    else type(pos).__name__)
             raise InvalidValueError(f'{pos_name} must be float coordinates [N, 3] with one row per '
-                             f'row of {feats_name} (N = {n}), got {got}')
+                                    f'row of {feats_name} (N = {n}), got {got}')
 
 
 @LOSSES.register_module()
@@ -124,12 +125,13 @@ class PointFeatureLoss(nn.Module):
                         'teacher_pos', teacher_pos)
         if student_feats.shape[1] != teacher_feats.shape[1]:
             raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but '
-                             f'teacher_feats has {teacher_feats.shape[1]}; they must match (add a '
-                             f'connector, e.g. LinearConnector, on the student side)')
+                                    f'teacher_feats has {teacher_feats.shape[1]}; they must match '
+                                    '(add a '
+                                    f'connector, e.g. LinearConnector, on the student side)')
         if student_pos.shape[1] != teacher_pos.shape[1]:
             raise InvalidValueError(f'student_pos and teacher_pos must have the same number of '
-                             f'coordinates, got shapes {tuple(student_pos.shape)} and '
-                             f'{tuple(teacher_pos.shape)}')
+                                    f'coordinates, got shapes {tuple(student_pos.shape)} and '
+                                    f'{tuple(teacher_pos.shape)}')
         if student_feats.shape[0] == 0:
             raise InvalidValueError('student_feats is empty: no student points to distil')
         num_clouds = int(student_batch.max()) + 1
@@ -137,8 +139,9 @@ class PointFeatureLoss(nn.Module):
         empty = torch.unique(student_batch[teacher_counts[student_batch.long()] == 0])
         if empty.numel():
             raise InvalidValueError(f'student_batch has points in clouds {empty.tolist()} where '
-                             f'teacher_batch has none, so teacher_feats cannot be interpolated '
-                             f'there')
+                                    'teacher_batch has none, so teacher_feats cannot be '
+                                    'interpolated '
+                                    f'there')
         target = self.interpolate(student_pos, student_batch.long(), teacher_feats, teacher_pos,
                                   teacher_batch.long())
         if self.normalize:

@@ -33,25 +33,29 @@ def check_embeds(image_name: str, image: Tensor, text_name: str, text: Tensor) -
             shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
             raise InvalidValueError(f'{name} must be a [B, D] tensor of embeddings, got {shape}')
     if image.shape != text.shape:
-        raise InvalidValueError(f'{image_name} has shape {tuple(image.shape)} but {text_name} has shape '
-                         f'{tuple(text.shape)}; the image and text embeddings of one model must '
-                         f'be [B, D] with the same B (image-caption pairs) and D (joint space)')
+        raise InvalidValueError(f'{image_name} has shape {tuple(image.shape)} but {text_name} has '
+                                'shape '
+                                f'{tuple(text.shape)}; the image and text embeddings of one model '
+                                'must '
+                                'be [B, D] with the same B (image-caption pairs) and D (joint '
+                                'space)')
 
 
 def check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     """Student and teacher embed the same ``B`` pairs (their dims may differ)."""
     if a.shape[0] != b.shape[0]:
         raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
-                         f'{tuple(b.shape)}; student and teacher must embed the same batch '
-                         f'(same B)')
+                                f'{tuple(b.shape)}; student and teacher must embed the same batch '
+                                f'(same B)')
 
 
 def check_same_dim(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     """Losses comparing student and teacher embeddings element-wise need one ``[B, D]``."""
     if a.shape != b.shape:
         raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
-                         f'{tuple(b.shape)}; they must match (add a connector on the student '
-                         f'side that maps the student embedding to the teacher dim)')
+                                f'{tuple(b.shape)}; they must match (add a connector on the '
+                                'student '
+                                f'side that maps the student embedding to the teacher dim)')
 
 
 def check_clip_embeds(student_image_embeds: Tensor, student_text_embeds: Tensor,
@@ -78,7 +82,7 @@ def check_logit_scale(name: str, scale: Optional[Scale], like: Tensor) -> Tensor
         scale = torch.as_tensor(float(scale))
     if scale.numel() != 1:
         raise InvalidValueError(f'{name} must be a scalar (the exp\'d logit scale), got shape '
-                         f'{tuple(scale.shape)}')
+                                f'{tuple(scale.shape)}')
     return scale.reshape(()).to(device=like.device, dtype=like.dtype)
 
 
