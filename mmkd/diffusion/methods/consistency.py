@@ -40,7 +40,7 @@ timestep ``x0 = f(x, t)``, then re-noise to the next timestep with FRESH noise
 
 Export: :func:`mmkd.diffusion.pipeline_export.export_consistency_pipeline` writes a stock diffusers
 folder, ``DDPMPipeline(unet, LCMScheduler)``: the pipeline draws the initial noise, calls the UNet
-and ``LCMScheduler.step``, which computes exactly ``f`` (same ``c_skip``/ ``c_out``, ``sigma_data``
+and ``LCMScheduler.step``, which computes exactly ``f`` (same ``c_skip``/``c_out``, ``sigma_data``
 0.5 is hard-coded there) and re-noises with fresh noise from the pipeline's generator. So
 ``DiffusionPipeline.from_pretrained(out)(num_inference_steps=n, generator=...)`` equals
 :func:`consistency_sample_like_pipeline` (checked on export; pass ``num_inference_steps``, the
