@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from mmengine.fileio import LocalBackend, register_backend
 
-from mmkd.errors import ConfigError, MissingFileError, StateError, WrongTypeError
+from mmkd.errors import (ConfigError, InvalidValueError, MissingFileError, StateError,
+                         WrongTypeError)
 
 try:
     from numpy._core import multiarray as _multiarray
@@ -133,12 +134,18 @@ class CheckpointMismatchError(ConfigError):
 def safe_torch_load(path: str, where: str) -> Any:
     """``torch.load`` on CPU with ``weights_only=True`` and the MMEngine allow-list; errors name
     ``where`` (the config key or argument) and the file."""
+    if not osp.isfile(str(path)):
+        raise MissingFileError(f'{where}: checkpoint file {str(path)!r} does not exist')
     allow_mmengine_checkpoint_types()
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as err:
-        raise StateError(f'{where}: cannot load checkpoint {path!r} with '
-                         f'weights_only=True: {err}') from err
+        flat = ' '.join(str(err).split()) or type(err).__name__
+        # torch's advice is many lines; what follows this marker names the refused global
+        reason = flat.split('WeightsUnpickler error:', 1)[-1].strip()
+        reason = reason.split(' Check the documentation of')[0][:400]
+        raise StateError(f'{where}: cannot load checkpoint {path!r} with weights_only=True '
+                         f'(truncated, corrupt, or holding objects it refuses): {reason}') from err
 
 
 def load_checkpoint_meta(path: Union[str, Path]) -> Dict[str, Any]:
@@ -160,7 +167,11 @@ def read_checkpoint(checkpoint: Checkpoint, where: str) -> Dict[str, Any]:
         raise MissingFileError(f'{where}: checkpoint file {path!r} does not exist')
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as err:
+            raise InvalidValueError(f'{where}: cannot read safetensors file {path!r} (truncated '
+                                    f'or corrupt?): {err}') from err
     loaded = safe_torch_load(path, where)
     if not isinstance(loaded, dict):
         raise WrongTypeError(f'{where}: checkpoint {path!r} holds a {type(loaded).__name__}, '
@@ -217,9 +228,15 @@ def state_dict_mismatch(state_dict: Dict[str, Any], own: Dict[str, Any]) -> List
     wrong_shape = [f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
                    for k, v in own.items()
                    if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    # an integer tensor loaded into a float one (or the other way) is another model's, or junk
+    wrong_kind = [f'{k}: checkpoint {state_dict[k].dtype} vs model {v.dtype}'
+                  for k, v in own.items() if k in state_dict and torch.is_tensor(v)
+                  and torch.is_tensor(state_dict[k])
+                  and state_dict[k].is_floating_point() != v.is_floating_point()]
     return [f'  {len(keys)} {label}, e.g. {keys[:5]}'
             for label, keys in (('missing keys', missing), ('unexpected keys', unexpected),
-                                ('shape mismatches', wrong_shape)) if keys]
+                                ('shape mismatches', wrong_shape),
+                                ('dtype mismatches (integer vs floating)', wrong_kind)) if keys]
 
 
 def load_weights(model: torch.nn.Module, checkpoint: Checkpoint, where: str,
@@ -245,7 +262,9 @@ def _prefix_hint(state_dict: Dict[str, Any], own: Dict[str, Any]) -> Optional[st
     if not own:
         return None
     first = next(iter(own))
-    for key in state_dict:
-        if key.endswith('.' + first):
-            return key[:-len(first)]
-    return None
+    candidates = [key[:-len(first)] for key in state_dict if key.endswith('.' + first)]
+    for prefix in candidates:  # the one under which every key of the model fits
+        if all(prefix + k in state_dict and tuple(state_dict[prefix + k].shape) == tuple(v.shape)
+               for k, v in own.items()):
+            return prefix
+    return candidates[0] if candidates else None

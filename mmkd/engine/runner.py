@@ -1,5 +1,6 @@
 """Build and run the stock MMEngine ``Runner`` from a config, on CPU or GPU, alone or under
 ``torchrun``. The tools are thin wrappers around these functions."""
+import glob
 import os.path as osp
 from typing import Any, Dict, Optional
 
@@ -8,8 +9,9 @@ import torch.distributed as dist
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmkd.errors import MissingFileError
-from mmkd.fileio import allow_mmengine_checkpoint_types, remove_orphan_temporaries
+from mmkd.errors import MissingFileError, StateError
+from mmkd.fileio import (allow_mmengine_checkpoint_types, remove_orphan_temporaries,
+                         safe_torch_load)
 
 from .config_check import check_config_keys, check_option_keys, syntax_error
 from .student import build_student
@@ -64,6 +66,24 @@ def build_runner(cfg: Config) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def resume_checkpoint(work_dir: str) -> Optional[str]:
+    """What ``--resume`` continues from: the checkpoint ``last_checkpoint`` names when it is there
+    and loads, else the newest checkpoint of the work dir that loads (a marker left empty or
+    stale by a kill), else None (a fresh start)."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    named = open(marker).read().strip() if osp.isfile(marker) else ''
+    found = sorted(glob.glob(osp.join(work_dir, '*.pth')), key=osp.getmtime, reverse=True)
+    for path in ([named] if named else []) + [p for p in found if p != named]:
+        if not osp.isfile(path):
+            continue
+        try:
+            safe_torch_load(path, '--resume')
+        except StateError:
+            continue
+        return path
+    return None
+
+
 def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = None,
           cfg_options: Optional[Dict[str, Any]] = None, launcher: str = 'none') -> Runner:
     """Train from a config file. ``resume='auto'`` resumes from the work dir's latest
@@ -71,7 +91,11 @@ def train(config: str, work_dir: Optional[str] = None, resume: Optional[str] = N
     cfg = load_config(config, work_dir, cfg_options, launcher)
     if resume is not None:
         cfg.resume = True
-        cfg.load_from = None if resume == 'auto' else resume
+        if resume == 'auto':
+            cfg.load_from = resume_checkpoint(cfg.work_dir)
+        else:
+            safe_torch_load(resume, '--resume')  # a named error for a corrupt file
+            cfg.load_from = resume
     runner = build_runner(cfg)
     runner.train()
     return runner
