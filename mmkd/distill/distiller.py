@@ -31,7 +31,7 @@ import torch
 from mmengine.registry import build_from_cfg
 from torch import Tensor, nn
 
-from mmkd.errors import ConfigError, InvalidValueError, WrongTypeError
+from mmkd.errors import ConfigError, InvalidValueError, MMKDError, WrongTypeError
 from mmkd.registry import LOSSES, MODELS
 from .recorders import RecorderGroup, ReplayedRecorderGroup
 
@@ -95,6 +95,9 @@ class Distiller(nn.Module):
         self.output_keys[name] = key
         inputs = cfg.pop('inputs', None)
         self.loss_weights[name] = float(cfg.pop('loss_weight', 1.0))
+        if not self.loss_weights[name] >= 0:
+            raise InvalidValueError(f'{where}.loss_weight: must be >= 0, got '
+                                    f'{self.loss_weights[name]}')
         if 'type' not in cfg:
             raise ConfigError(f'{where}: missing "type" (a loss name, e.g. "KDLoss")')
         loss_type = cfg['type']
@@ -105,6 +108,8 @@ class Distiller(nn.Module):
             loss = build_from_cfg(cfg, LOSSES)
         except TypeError as err:
             raise WrongTypeError(f'{where}: cannot build {loss_type}: {err}') from None
+        except MMKDError as err:  # a value the loss refuses: say which config key holds it
+            raise type(err)(f'{where}: {err}') from None
         if not isinstance(inputs, dict) or not inputs:
             raise ConfigError(f'{where}.inputs: expected a dict mapping the arguments of '
                               f'{type(loss).__name__}.forward to recorded tensors or batch fields')

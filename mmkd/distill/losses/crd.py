@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
+from .utils import check_positive
+
 
 def _nce_loss(scores: Tensor, num_data: int, eps: float = 1e-7) -> Tensor:
     """NCE loss of ``[N, K + 1]`` normalised scores, column 0 the positive.
@@ -60,6 +62,7 @@ class CRDLoss(nn.Module):
                  embed_dim: int = 128, num_negatives: int = 4096, temperature: float = 0.07,
                  momentum: float = 0.5) -> None:
         super().__init__()
+        check_positive('CRDLoss', temperature=temperature)
         self.student_channels = student_channels
         self.teacher_channels = teacher_channels
         self.num_data = num_data

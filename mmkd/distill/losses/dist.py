@@ -8,6 +8,8 @@ from torch import Tensor, nn
 from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
+from .utils import check_non_negative, check_positive
+
 
 def _pearson_rows(a: Tensor, b: Tensor, eps: float) -> Tensor:
     """Pearson correlation between matching rows of two ``[M, K]`` tensors, ``[M]``.
@@ -41,6 +43,8 @@ class DISTLoss(nn.Module):
     def __init__(self, beta: float = 1.0, gamma: float = 1.0, temperature: float = 1.0,
                  eps: float = 1e-8) -> None:
         super().__init__()
+        check_positive('DISTLoss', temperature=temperature)
+        check_non_negative('DISTLoss', beta=beta, gamma=gamma)
         self.beta = beta
         self.gamma = gamma
         self.temperature = temperature

@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 
+from .utils import check_non_negative, check_positive
+
 
 def _classes_last(x: Tensor) -> Tensor:
     """``[N, C, *]`` -> ``[M, C]``, one row per sample (and per pixel / point for dense outputs)."""
@@ -56,6 +58,8 @@ class DKDLoss(nn.Module):
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0) -> None:
         super().__init__()
+        check_positive('DKDLoss', temperature=temperature)
+        check_non_negative('DKDLoss', alpha=alpha, beta=beta)
         self.alpha = alpha
         self.beta = beta
         self.temperature = temperature

@@ -2,7 +2,7 @@
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import kl_div_with_temperature
+from .utils import check_positive, kl_div_with_temperature
 
 
 @LOSSES.register_module()
@@ -17,6 +17,7 @@ class KDLoss(nn.Module):
 
     def __init__(self, temperature: float = 4.0) -> None:
         super().__init__()
+        check_positive('KDLoss', temperature=temperature)
         self.temperature = temperature
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
-from .utils import check_same_shape, kl_div_with_temperature
+from .utils import check_positive, check_same_shape, kl_div_with_temperature
 
 
 @LOSSES.register_module()
@@ -27,6 +27,7 @@ class MultiTeacherKDLoss(nn.Module):
     def __init__(self, temperature: float = 4.0,
                  teacher_weights: Optional[Sequence[float]] = None) -> None:
         super().__init__()
+        check_positive('MultiTeacherKDLoss', temperature=temperature)
         self.temperature = temperature
         if teacher_weights is not None:
             teacher_weights = [float(w) for w in teacher_weights]

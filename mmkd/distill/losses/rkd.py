@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import LOSSES
-from .utils import check_same_batch
+from .utils import check_non_negative, check_same_batch
 
 
 def _pairwise_distances(x: Tensor, eps: float) -> Tensor:
@@ -63,6 +63,7 @@ class RKDLoss(nn.Module):
     def __init__(self, distance_weight: float = 25.0, angle_weight: float = 50.0,
                  eps: float = 1e-12) -> None:
         super().__init__()
+        check_non_negative('RKDLoss', distance_weight=distance_weight, angle_weight=angle_weight)
         self.distance_weight = distance_weight
         self.angle_weight = angle_weight
         self.eps = eps

@@ -20,6 +20,20 @@ def kl_div_with_temperature(student_logits: Tensor, teacher_probs: Tensor,
     return kl.mean() * temperature ** 2
 
 
+def check_positive(loss: str, **values: float) -> None:
+    """Refuse a temperature (or another scale) that is not > 0, naming the loss and argument."""
+    for name, value in values.items():
+        if not value > 0:
+            raise InvalidValueError(f'{loss}: {name} must be > 0, got {value}')
+
+
+def check_non_negative(loss: str, **values: float) -> None:
+    """Refuse a negative term weight, naming the loss and argument."""
+    for name, value in values.items():
+        if not value >= 0:
+            raise InvalidValueError(f'{loss}: {name} must be >= 0, got {value}')
+
+
 def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     """Raise a ValueError that names both tensors when their shapes differ."""
     if a.shape != b.shape:
