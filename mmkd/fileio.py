@@ -170,12 +170,12 @@ def read_checkpoint(checkpoint: Checkpoint, where: str) -> Dict[str, Any]:
         try:
             return load_file(path)
         except Exception as err:
-            raise InvalidValueError(f'{where}: cannot read safetensors file {path!r} (truncated '
-                                    f'or corrupt?): {err}') from err
+            raise InvalidValueError(f'{where}: cannot read safetensors file {path!r} (truncated or '
+                                    f'corrupt?): {err}') from err
     loaded = safe_torch_load(path, where)
     if not isinstance(loaded, dict):
         raise WrongTypeError(f'{where}: checkpoint {path!r} holds a {type(loaded).__name__}, '
-                             f'expected a state dict')
+                             'expected a state dict')
     return loaded
 
 

@@ -104,18 +104,15 @@ def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
     kd = [(name, loss) for name, loss in losses.items() if loss.get('type') == 'KDLoss']
     if len(kd) != 1 or len(algorithm.teachers) != 1:
         raise InvalidValueError('--torchdistill: model.distiller.losses needs exactly one KDLoss '
-                                'and '
-                                f'model.teachers exactly one teacher, got losses {sorted(losses)} '
-                                'and '
-                                f'teachers {sorted(algorithm.teachers)}')
+                                'and model.teachers exactly one teacher, got losses '
+                                f'{sorted(losses)} and teachers {sorted(algorithm.teachers)}')
     name, loss = kd[0]
     (teacher, spec), = algorithm.teacher_specs.items()
     if spec.inputs_field is not None:
         raise InvalidValueError('--torchdistill: '
-                                f'model.teachers.{teacher}.inputs={spec.inputs_field!r}:'
-                                ' torchdistill feeds the teacher the student\'s batch; this '
-                                'teacher '
-                                f'reads another input')
+                                f'model.teachers.{teacher}.inputs={spec.inputs_field!r}: '
+                                'torchdistill feeds the teacher the student\'s batch; this '
+                                'teacher reads another input')
     paths = []
     for arg in ('student_logits', 'teacher_logits'):
         ref = loss['inputs'][arg]
@@ -128,8 +125,7 @@ def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
         paths.append(recorder.source)
     if paths[0] != paths[1]:
         raise InvalidValueError(f'--torchdistill: model.distiller.losses.{name}: student and '
-                                'teacher '
-                                f'logits must come from the same module path, got {paths}')
+                                f'teacher logits must come from the same module path, got {paths}')
     return dict(logits_module=paths[0], temperature=loss.get('temperature', 1.0),
                 loss_weight=loss.get('loss_weight', 1.0))
 
@@ -151,8 +147,8 @@ def measure_kd_overhead(config: str, iters: int = 20, repeats: int = 5,
     torch.manual_seed(0)
     algorithm = MODELS.build(live_cfg)
     if not getattr(algorithm, 'teachers', None):
-        raise ConfigError(f'{config}: model {cfg.model.get("type")!r} has no teachers; '
-                          'kd-overhead needs a distillation config')
+        raise ConfigError(f'{config}: model {cfg.model.get("type")!r} has no teachers; kd-overhead '
+                          'needs a distillation config')
     algorithm.train()
     batch = next(iter(Runner.build_dataloader(cfg.train_dataloader)))
     student = algorithm.student

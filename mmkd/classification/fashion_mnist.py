@@ -57,8 +57,7 @@ def read_idx(path: str, magic: int) -> np.ndarray:
     expected = header + int(np.prod(shape))
     if len(data) != expected:
         raise InvalidValueError(f'Fashion-MNIST file {path!r}: {len(data)} bytes, expected '
-                                f'{expected} '
-                                f'for its header shape {shape} (truncated or corrupt)')
+                                f'{expected} for its header shape {shape} (truncated or corrupt)')
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -86,8 +85,7 @@ def stratified_subset(labels: np.ndarray, size: float, seed: int) -> np.ndarray:
     fraction = size / len(labels) if isinstance(size, int) else float(size)
     if not 0 < fraction <= 1:
         raise InvalidValueError(f'subset size: expected a count in 1..{len(labels)} or a fraction '
-                                'in '
-                                f'(0, 1], got {size!r}')
+                                f'in (0, 1], got {size!r}')
     rng = np.random.default_rng(seed)
     chosen = []
     for c in np.unique(labels):
@@ -136,10 +134,12 @@ class FashionMNIST(Dataset):
         if mix not in (None, 'mixup', 'cutmix', 'mixup_cutmix'):
             raise InvalidValueError(f"mix: expected None, 'mixup', 'cutmix' or 'mixup_cutmix', got "
                                     f'{mix!r}')
+        if not 0 < labelled_fraction <= 1:
+            raise InvalidValueError('labelled_fraction: expected a share in (0, 1], got '
+                                    f'{labelled_fraction!r}')
         if split != 'train' and (labelled_fraction != 1.0 or subset != 'all'):
             raise InvalidValueError('labelled_fraction/subset: only the train split is '
-                                    'label-scarce, '
-                                    f'got split={split!r}')
+                                    f'label-scarce, got split={split!r}')
         images, labels = load_fashion_mnist('test' if split == 'test' else 'train', root)
         if split != 'test':
             if not 0 < val_size < len(labels):

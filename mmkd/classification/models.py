@@ -26,7 +26,7 @@ class ImageClassifier(BaseModel):
     def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
                 mode: str = 'tensor') -> Any:
         if inputs.dim() != 4:
-            raise InvalidValueError(f'inputs: expected images [N, C, H, W], got shape '
+            raise InvalidValueError('inputs: expected images [N, C, H, W], got shape '
                                     f'{tuple(inputs.shape)}')
         return classifier_outputs(self.head(self.pool(self.backbone(inputs))), data_samples, mode)
 

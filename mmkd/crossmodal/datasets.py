@@ -88,9 +88,9 @@ class ShapeViewCaptions(Dataset):
                                     f'{templates!r}')
         classes = (getattr(self.dataset, 'metainfo', None) or {}).get('classes')
         if not classes:
-            raise InvalidValueError(f'ShapeViewCaptions: the wrapped dataset '
+            raise InvalidValueError('ShapeViewCaptions: the wrapped dataset '
                                     f'{type(self.dataset).__name__} has no metainfo["classes"] to '
-                                    f'caption its items with')
+                                    'caption its items with')
         self.class_names = tuple(str(c).replace('_', ' ') for c in classes)
         self.render_cfg = dict(image_size=image_size, radius=radius, extent=extent,
                                min_intensity=min_intensity)

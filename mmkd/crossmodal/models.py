@@ -124,7 +124,7 @@ def _load_class_embeds(class_embeds: Any) -> Tensor:
     embeds = torch.as_tensor(np.asarray(class_embeds) if not torch.is_tensor(class_embeds)
                              else class_embeds).float()
     if embeds.dim() != 2 or embeds.shape[0] == 0:
-        raise InvalidValueError(f'class_embeds: expected a [num_classes, D] tensor of class text '
+        raise InvalidValueError('class_embeds: expected a [num_classes, D] tensor of class text '
                                 f'embeddings, got shape {tuple(embeds.shape)}')
     return F.normalize(embeds, dim=1)
 
@@ -184,8 +184,8 @@ class ULIPPointEncoder(BaseModel):
         self.backbone = MODELS.build(backbone) if isinstance(backbone, dict) else backbone
         channels = getattr(self.backbone, 'out_channels', None)
         if not isinstance(channels, int) or not hasattr(self.backbone, 'head'):
-            raise InvalidValueError(f'backbone: expected a point classifier with a head and '
-                                    f'out_channels (e.g. PointNetClassifier), got '
+            raise InvalidValueError('backbone: expected a point classifier with a head and '
+                                    'out_channels (e.g. PointNetClassifier), got '
                                     f'{type(self.backbone).__name__}')
         self.backbone.head = nn.Identity()
         self.feature_channels = channels
@@ -217,19 +217,17 @@ class ULIPPointEncoder(BaseModel):
             if not isinstance(zero_shot, dict) or 'classes' not in zero_shot or \
                     not set(zero_shot) <= {'classes', 'templates'}:
                 raise InvalidValueError('zero_shot: expected dict(classes=[...], '
-                                        'templates=[...]), '
-                                        f'got {zero_shot!r}')
+                                        f'templates=[...]), got {zero_shot!r}')
             self.classes = list(zero_shot['classes'])
         if class_embeds is not None:
             classifier = _load_class_embeds(class_embeds)
         elif text_encoder is not None:
             if zero_shot is None or 'templates' not in zero_shot:
                 raise InvalidValueError('ULIPPointEncoder: text_encoder needs '
-                                        'zero_shot=dict(classes='
-                                        '[...], templates=[...])')
+                                        'zero_shot=dict(classes=[...], templates=[...])')
             encoder = MODELS.build(text_encoder)
             if not hasattr(encoder, 'set_zero_shot'):
-                raise InvalidValueError(f'text_encoder: expected an OpenCLIPModel config, got '
+                raise InvalidValueError('text_encoder: expected an OpenCLIPModel config, got '
                                         f'{type(encoder).__name__}')
             encoder.eval()
             encoder.set_zero_shot(**zero_shot)
@@ -239,17 +237,14 @@ class ULIPPointEncoder(BaseModel):
         else:
             if zero_shot is not None:
                 raise InvalidValueError('ULIPPointEncoder: zero_shot needs a text source: '
-                                        'text_encoder '
-                                        '(an OpenCLIPModel config) or class_embeds')
+                                        'text_encoder (an OpenCLIPModel config) or class_embeds')
             return None
         if classifier.shape[1] != self.embed_dim:
             raise InvalidValueError(f'zero-shot classifier has dim {classifier.shape[1]} but '
-                                    'embed_dim='
-                                    f'{self.embed_dim}')
+                                    f'embed_dim={self.embed_dim}')
         if self.classes is not None and len(self.classes) != classifier.shape[0]:
             raise InvalidValueError(f'zero_shot.classes has {len(self.classes)} names but '
-                                    'class_embeds '
-                                    f'has {classifier.shape[0]} rows')
+                                    f'class_embeds has {classifier.shape[0]} rows')
         return classifier
 
     def embed(self, inputs: Any) -> Tensor:

@@ -172,8 +172,8 @@ class ImageFolderDataset(Dataset):
                     bad.append(str(err))
             if bad:
                 raise InvalidValueError(f'{len(bad)} of {len(self.files)} files under '
-                                        f'{data_root!r} '
-                                        'are not readable images:\n  ' + '\n  '.join(bad[:10]))
+                                        f'{data_root!r} are not readable images:\n  '
+                                        '' + '\n  '.join(bad[:10]))
 
     def _load(self, path: str) -> torch.Tensor:
         from PIL import Image

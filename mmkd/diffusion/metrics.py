@@ -73,8 +73,7 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or \
             sigma1.shape != (mu1.size, mu1.size):
         raise InvalidValueError(f'frechet_distance: shapes do not match: mu {mu1.shape} / '
-                                f'{mu2.shape}, '
-                                f'sigma {sigma1.shape} / {sigma2.shape}')
+                                f'{mu2.shape}, sigma {sigma1.shape} / {sigma2.shape}')
     diff = mu1 - mu2
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # scipy warns on singular products; handled below
@@ -88,7 +87,7 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 
                 covmean = covmean[0]
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise InvalidValueError(f'frechet_distance: imaginary component '
+            raise InvalidValueError('frechet_distance: imaginary component '
                                     f'{np.max(np.abs(covmean.imag)):.3g} in sqrtm(sigma1 sigma2)')
         covmean = covmean.real
     fd = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)

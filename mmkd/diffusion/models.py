@@ -85,8 +85,7 @@ class DiffusionModel(BaseModel):
         self.prediction_type = self.scheduler.config.prediction_type
         if self.prediction_type not in PREDICTION_TYPES:
             raise InvalidValueError('scheduler.prediction_type: expected one of '
-                                    f'{PREDICTION_TYPES}, '
-                                    f'got {self.prediction_type!r}')
+                                    f'{PREDICTION_TYPES}, got {self.prediction_type!r}')
         self.num_train_timesteps = int(self.scheduler.config.num_train_timesteps)
         self.register_buffer('alphas_cumprod', self.scheduler.alphas_cumprod.clone(),
                              persistent=False)
@@ -96,7 +95,7 @@ class DiffusionModel(BaseModel):
     def forward(self, inputs: Tensor, data_samples: Optional[Any] = None,
                 mode: str = 'tensor') -> Any:
         if not isinstance(inputs, Tensor) or inputs.dim() != 4:
-            raise InvalidValueError(f'inputs: expected images [N, C, H, W], got '
+            raise InvalidValueError('inputs: expected images [N, C, H, W], got '
                                     f'{getattr(inputs, "shape", type(inputs))}')
         if mode == 'loss':
             noise = torch.randn_like(inputs)

@@ -284,8 +284,8 @@ def configure_scheduler(scheduler: Any, timesteps: Sequence[int], device=None) -
         stride = T // scheduler.num_inference_steps
         prevs = [t - stride for t in scheduler.timesteps.tolist()]
         if prevs[:-1] != timesteps[1:] or prevs[-1] >= 0:
-            raise StateError(f'DDIMScheduler steps {scheduler.timesteps.tolist()} -> {prevs}, '
-                             f'not {timesteps} -> alpha 1')
+            raise StateError(f'DDIMScheduler steps {scheduler.timesteps.tolist()} -> {prevs}, not '
+                             f'{timesteps} -> alpha 1')
     else:
         if 'timesteps' not in inspect.signature(scheduler.set_timesteps).parameters:
             raise WrongTypeError(f'{type(scheduler).__name__}.set_timesteps takes no custom '

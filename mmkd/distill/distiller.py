@@ -65,8 +65,8 @@ class Distiller(nn.Module):
         recorders = recorders or {}
         for owner in recorders:
             if owner not in models and owner not in replayed:
-                raise ConfigError(f'{where}.recorders.{owner}: no model named {owner!r}; '
-                                  f'models are {sorted(set(models) | set(replayed))}')
+                raise ConfigError(f'{where}.recorders.{owner}: no model named {owner!r}; models '
+                                  f'are {sorted(set(models) | set(replayed))}')
         self.recorder_groups: Dict[str, Union[RecorderGroup, ReplayedRecorderGroup]] = {
             owner: ReplayedRecorderGroup(cfgs) if owner in replayed
             else RecorderGroup(models[owner], cfgs, f'{where}.recorders.{owner}')

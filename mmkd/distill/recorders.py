@@ -71,7 +71,7 @@ class RecorderGroup:
                 recorder = ModuleRecorder(**cfg)
             except TypeError as err:
                 raise WrongTypeError(f'{where}.{name}: {err}; expected a module path or '
-                                     f'dict(source=..., kind=..., index=...)') from None
+                                     'dict(source=..., kind=..., index=...)') from None
             recorder.attach(model, f'{where}.{name}')
             self.recorders[name] = recorder
 
@@ -115,6 +115,6 @@ class ReplayedRecorderGroup:
 
     def get(self, name: str, where: str) -> Any:
         if name not in self.data:
-            raise StateError(f'{where}: no cached value for recorder {name!r} in this batch; '
-                             f'the cache gave {sorted(self.data)}')
+            raise StateError(f'{where}: no cached value for recorder {name!r} in this batch; the '
+                             f'cache gave {sorted(self.data)}')
         return self.data[name]

@@ -50,7 +50,7 @@ class TeacherSpec:
                                     f'{dtype!r}')
         if ema_of_student == (model is not None):
             raise InvalidValueError(f'{where}: give either model=... (a teacher config) or '
-                                    f'ema_of_student=True, exactly one of them')
+                                    'ema_of_student=True, exactly one of them')
         if not 0.0 <= momentum < 1.0:
             raise InvalidValueError(f'{where}.momentum: expected 0 <= momentum < 1, got {momentum}')
         if inputs is not None and (not isinstance(inputs, str) or not inputs.startswith('batch.')

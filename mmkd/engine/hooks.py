@@ -62,8 +62,8 @@ class FiniteTrainingHook(Hook):
                and not bool(torch.isfinite(value).all())]
         if bad:
             raise StateError(f'training went non-finite at iteration {runner.iter} (epoch '
-                             f'{runner.epoch}): weights {bad[:5]} are not finite; not saved; '
-                             f'last good checkpoint: {_last_checkpoint(runner.work_dir)}')
+                             f'{runner.epoch}): weights {bad[:5]} are not finite; not saved; last '
+                             f'good checkpoint: {_last_checkpoint(runner.work_dir)}')
 
 
 @HOOKS.register_module()

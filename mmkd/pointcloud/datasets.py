@@ -91,8 +91,8 @@ class _FileDatasetBase(_PointDatasetBase):
             classes = list(classes)
             missing = [c for c in classes if not osp.isdir(osp.join(root, c))]
             if missing:
-                raise MissingFileError(f'{type(self).__name__}: class folders {missing} not '
-                                       f'found in {root!r}')
+                raise MissingFileError(f'{type(self).__name__}: class folders {missing} not found '
+                                       f'in {root!r}')
         exts = tuple(e.lower() for e in extensions)
         files, labels = [], []
         for label, name in enumerate(classes):
@@ -105,8 +105,8 @@ class _FileDatasetBase(_PointDatasetBase):
                     files.append(path)
                     labels.append(label)
         if not files:
-            raise MissingFileError(f'{type(self).__name__}: no {"/".join(exts)} files in '
-                                   f'{root!r} (expected {what})')
+            raise MissingFileError(f'{type(self).__name__}: no {"/".join(exts)} files in {root!r} '
+                                   f'(expected {what})')
         self.root = root
         self.files = files
         self.labels = labels
@@ -247,8 +247,7 @@ class SyntheticShapes(_PointDatasetBase):
         per_class = num_train_per_class if split == 'train' else num_test_per_class
         if per_class < 1 or num_points < 1:
             raise InvalidValueError(f'need >= 1 sample per class and point, got {per_class} per '
-                                    'class '
-                                    f'and num_points={num_points}')
+                                    f'class and num_points={num_points}')
         self.split = split
         self.num_points = int(num_points)
         self.transforms = build_point_transforms(transforms)
@@ -274,10 +273,8 @@ class SyntheticShapes(_PointDatasetBase):
             expected = (len(classes) * per_class, self.num_points, 3)
             if points.shape != expected or labels.shape != expected[:1]:
                 raise InvalidValueError(f'SyntheticShapes: cache file {self.cache_file!r} holds '
-                                        'points '
-                                        f'{points.shape}, labels {labels.shape}; expected '
-                                        f'{expected} '
-                                        f'(delete it to regenerate)')
+                                        f'points {points.shape}, labels {labels.shape}; expected '
+                                        f'{expected} (delete it to regenerate)')
         else:
             points, labels = self._generate(progress)
             self.generated = True

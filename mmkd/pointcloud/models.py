@@ -321,9 +321,8 @@ class PointNet2Classifier(_PointClassifier):
         if not (len(radii) == len(channels) == len(max_neighbors) == num_levels) or \
                 num_levels == 0:
             raise InvalidValueError('ratios, radii, channels and max_neighbors need one entry per '
-                                    'SA '
-                                    f'level, got {len(ratios)}, {len(radii)}, {len(channels)} and '
-                                    f'{len(max_neighbors)}')
+                                    f'SA level, got {len(ratios)}, {len(radii)}, {len(channels)} '
+                                    f'and {len(max_neighbors)}')
         self.in_channels = int(in_channels)
         self.num_classes = num_classes
         self.num_levels = num_levels

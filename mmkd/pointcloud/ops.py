@@ -46,8 +46,8 @@ def _check_points(x: Tensor, name: str) -> Tensor:
     if x.dim() == 1:
         x = x.unsqueeze(-1)
     if x.dim() != 2:
-        raise InvalidValueError(f'{name} must be 2-D [num_points, num_dims] (e.g. [N, 3]), '
-                                f'got shape {tuple(x.shape)}')
+        raise InvalidValueError(f'{name} must be 2-D [num_points, num_dims] (e.g. [N, 3]), got '
+                                f'shape {tuple(x.shape)}')
     if not x.is_floating_point():
         raise InvalidValueError(f'{name} must be a floating-point tensor, got {x.dtype}')
     return x
@@ -198,8 +198,8 @@ def knn(x: Tensor, y: Tensor, k: int, batch_x: Optional[Tensor] = None,
     are accepted for PyG compatibility and ignored.
     """
     if cosine:
-        raise NotImplementedError('knn(cosine=True) is not supported; normalise x and y '
-                                  'and use the Euclidean distance instead')
+        raise NotImplementedError('knn(cosine=True) is not supported; normalise x and y and use '
+                                  'the Euclidean distance instead')
     x, y, batch_x, batch_y = _check_query(x, y, batch_x, batch_y)
     return _nearest(x, y, _check_k(k), batch_x, batch_y)
 

@@ -87,8 +87,8 @@ def parse_off(path: str) -> Mesh:
     nv, nf = _numbers(path, counts[:2], int, 'the vertex and face counts')[:2] if \
         len(counts) >= 2 else (None, None)
     if nv is None or nv < 1 or nf < 0:
-        raise InvalidValueError(f'{path}: the OFF header needs vertex and face counts >= 1 and '
-                                f'>= 0, got {counts}')
+        raise InvalidValueError(f'{path}: the OFF header needs vertex and face counts >= 1 and >= '
+                                f'0, got {counts}')
     if len(rows) != nv + nf:
         raise InvalidValueError(f'{path}: the header declares {nv} vertices and {nf} faces '
                                 f'({nv + nf} rows) but {len(rows)} rows follow')
@@ -207,8 +207,8 @@ def _ply_table(path: str, tokens: Optional[List[str]], body: bytes, offset: int,
         return np.asarray(values, dtype=np.float64).reshape(count, len(props)), end
     record = np.dtype([(f'p{i}', endian + PLY_TYPES[prop[0]]) for i, prop in enumerate(props)])
     if offset + count * record.itemsize > len(body):
-        raise InvalidValueError(f'{path}: the file ends inside the {element!r} element (the '
-                                f'header declares {count} rows of {record.itemsize} bytes)')
+        raise InvalidValueError(f'{path}: the file ends inside the {element!r} element (the header '
+                                f'declares {count} rows of {record.itemsize} bytes)')
     table = np.frombuffer(body, record, count, offset)
     columns = [table[f'p{i}'].astype(np.float64) for i in range(len(props))]
     return np.stack(columns, axis=1) if columns else np.zeros((count, 0)), \
@@ -228,11 +228,11 @@ def _ply_value(path: str, tokens: Optional[List[str]], raw: bytes, body: bytes, 
         try:
             return kind(tokens[offset]), offset + 1
         except ValueError:
-            raise InvalidValueError(f'{path}: {tokens[offset]!r} in the {element!r} element is '
-                                    f'not a {type_name}') from None
+            raise InvalidValueError(f'{path}: {tokens[offset]!r} in the {element!r} element is not '
+                                    f'a {type_name}') from None
     if offset + dtype.itemsize > len(body):
-        raise InvalidValueError(f'{path}: the file ends inside the {element!r} element (the '
-                                'header declares more rows than the file holds)')
+        raise InvalidValueError(f'{path}: the file ends inside the {element!r} element (the header '
+                                'declares more rows than the file holds)')
     return np.frombuffer(body, dtype, 1, offset)[0].item(), offset + dtype.itemsize
 
 
@@ -257,8 +257,8 @@ def parse_pcd(path: str) -> np.ndarray:
         points = int(fields['POINTS'][0])
         dtypes = [PCD_TYPES[(t, s)] for t, s in zip(fields['TYPE'], sizes)]
     except (KeyError, ValueError, IndexError):
-        raise InvalidValueError(f'{path}: the PCD header needs FIELDS, SIZE, TYPE and POINTS '
-                                'that fit together') from None
+        raise InvalidValueError(f'{path}: the PCD header needs FIELDS, SIZE, TYPE and POINTS that '
+                                'fit together') from None
     if not {'x', 'y', 'z'} <= set(names) or len(dtypes) != len(names) or \
             any(c != 1 for n, c in zip(names, counts) if n in 'xyz'):
         raise InvalidValueError(f'{path}: the PCD fields {names} have no scalar x, y, z')
@@ -279,8 +279,8 @@ def parse_pcd(path: str) -> np.ndarray:
                        for n, d, c in zip(names, dtypes, counts)])
     if len(raw) - pos < points * record.itemsize:
         raise InvalidValueError(f'{path}: the header declares {points} points '
-                                f'({points * record.itemsize} bytes) but {len(raw) - pos} '
-                                'bytes follow')
+                                f'({points * record.itemsize} bytes) but {len(raw) - pos} bytes '
+                                'follow')
     table = np.frombuffer(raw, record, points, pos)
     return np.stack([table[axis].astype(np.float64) for axis in 'xyz'], axis=1)
 
@@ -310,8 +310,8 @@ def check_cloud(points: np.ndarray, path: str) -> np.ndarray:
     if not np.isfinite(points).all():
         raise InvalidValueError(f'point cloud {path!r} has non-finite coordinates')
     if len(points) < 2 or not np.ptp(points, axis=0).any():
-        raise InvalidValueError(f'point cloud {path!r} is degenerate: {len(points)} point(s), '
-                                'all at one place')
+        raise InvalidValueError(f'point cloud {path!r} is degenerate: {len(points)} point(s), all '
+                                'at one place')
     return points
 
 
@@ -364,6 +364,6 @@ def read_points(path: str) -> np.ndarray:
     elif suffix in ('.xyz', '.txt', '.pts'):
         points = parse_xyz(path)
     else:
-        raise InvalidValueError(f'{path!r}: unsupported point-cloud format {suffix!r} (.npy, '
-                                '.ply, .pcd, .xyz, .txt, .pts)')
+        raise InvalidValueError(f'{path!r}: unsupported point-cloud format {suffix!r} (.npy, .ply, '
+                                '.pcd, .xyz, .txt, .pts)')
     return check_cloud(points, path)

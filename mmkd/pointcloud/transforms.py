@@ -27,8 +27,8 @@ def _as_tensor(points: PointsLike, name: str):
     was_numpy = isinstance(points, np.ndarray)
     tensor = torch.from_numpy(points) if was_numpy else points
     if not isinstance(tensor, torch.Tensor):
-        raise WrongTypeError(f'{name}: expected a torch.Tensor or numpy array of shape [N, 3], '
-                             f'got {type(points).__name__}')
+        raise WrongTypeError(f'{name}: expected a torch.Tensor or numpy array of shape [N, 3], got '
+                             f'{type(points).__name__}')
     if tensor.dim() != 2 or tensor.shape[1] != 3:
         raise InvalidValueError(f'{name}: expected points of shape [N, 3], got '
                                 f'{tuple(tensor.shape)}')

@@ -83,7 +83,7 @@ def view_rotations(num_views: int = 6, views: ViewsLike = 'cube',
     the view set (see the module docstring): ``'cube'``, ``'ring'`` or an explicit tensor."""
     if isinstance(views, Tensor):
         if views.dim() != 3 or views.shape[1:] != (3, 3):
-            raise InvalidValueError(f'views: expected a [V, 3, 3] tensor of camera frames, got '
+            raise InvalidValueError('views: expected a [V, 3, 3] tensor of camera frames, got '
                                     f'{tuple(views.shape)}')
         return views.double()
     if int(num_views) != num_views or num_views < 1:
@@ -338,13 +338,13 @@ def _as_tensor_mesh(mesh):
         triangles = np.ascontiguousarray(np.asarray(mesh[1], dtype=np.int32))
         if vertices.ndim != 2 or vertices.shape[1] != 3 or triangles.ndim != 2 or \
                 triangles.shape[1] != 3:
-            raise InvalidValueError(f'mesh: expected vertices [V, 3] and triangles [F, 3], got '
+            raise InvalidValueError('mesh: expected vertices [V, 3] and triangles [F, 3], got '
                                     f'{vertices.shape} and {triangles.shape}')
         tmesh = o3d.t.geometry.TriangleMesh()
         tmesh.vertex.positions = o3d.core.Tensor(vertices)
         tmesh.triangle.indices = o3d.core.Tensor(triangles)
     else:
-        raise WrongTypeError(f'mesh: expected an open3d TriangleMesh (legacy or tensor) or a '
+        raise WrongTypeError('mesh: expected an open3d TriangleMesh (legacy or tensor) or a '
                              f'(vertices, triangles) pair, got {type(mesh).__name__}')
     if 'positions' not in tmesh.vertex or 'indices' not in tmesh.triangle or \
             len(tmesh.triangle.indices) == 0:
@@ -403,8 +403,7 @@ def point_item(item: Any, where: str) -> Tuple[Tensor, Dict]:
     anything else."""
     if not isinstance(item, dict) or 'inputs' not in item:
         raise WrongTypeError(f'{where}: expected items dict(inputs=[N, 3], '
-                             'data_samples=dict(...)), '
-                             f'got {type(item).__name__}')
+                             f'data_samples=dict(...)), got {type(item).__name__}')
     points = item['inputs']
     if isinstance(points, np.ndarray):
         points = torch.from_numpy(points)
@@ -463,8 +462,7 @@ class PointCloudWithViews(Dataset):
         self.inputs = inputs
         if num_points is not None and (int(num_points) != num_points or num_points < 1):
             raise InvalidValueError('PointCloudWithViews.num_points: expected None or a positive '
-                                    'int, '
-                                    f'got {num_points!r}')
+                                    f'int, got {num_points!r}')
         self.num_points = None if num_points is None else int(num_points)
         view_rotations(num_views, views, elevation)  # validate now, not in a worker
         self.render_cfg = dict(num_views=num_views, image_size=image_size, radius=radius,
@@ -482,8 +480,7 @@ class PointCloudWithViews(Dataset):
         points, data_samples = point_item(item, 'PointCloudWithViews')
         if self.num_points is not None and points.shape[0] < self.num_points:
             raise InvalidValueError(f'PointCloudWithViews: item {index} has {points.shape[0]} '
-                                    'points, '
-                                    f'fewer than num_points={self.num_points}')
+                                    f'points, fewer than num_points={self.num_points}')
         keep = slice(None) if self.num_points is None else slice(0, self.num_points)
         with torch.no_grad():
             out = project_depth_views(points.float()[:, :3], return_pixels=self.return_pixels,
@@ -520,8 +517,7 @@ def save_view_grid(views, titles: Sequence[str], path: str,
         views = views[:, :, 0]
     if views.ndim != 4 or views.shape[0] == 0 or views.shape[1] == 0:
         raise InvalidValueError('save_view_grid: expected views [S, V, 1, H, W] or [S, V, H, W], '
-                                'got '
-                                f'{views.shape}')
+                                f'got {views.shape}')
     rows, cols = views.shape[:2]
     if len(titles) != rows:
         raise InvalidValueError(f'save_view_grid: {rows} samples but {len(titles)} titles')

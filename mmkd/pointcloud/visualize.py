@@ -61,8 +61,7 @@ def _as_numpy(points: PointsLike, index: int) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] < 3 or len(points) == 0:
         raise InvalidValueError(f'points[{index}]: expected an array of shape [N, 3] with N > 0, '
-                                'got '
-                                f'{points.shape}')
+                                f'got {points.shape}')
     return points[:, :3]
 
 

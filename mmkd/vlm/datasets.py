@@ -129,8 +129,7 @@ class CsvImageText(_ImageTextBase):
             rows = list(csv.reader(f, delimiter=sep))
         if not rows:
             raise InvalidValueError(f'CsvImageText: {ann_file!r} is empty (expected a header line '
-                                    'with '
-                                    f'columns {img_key!r} and {caption_key!r})')
+                                    f'with columns {img_key!r} and {caption_key!r})')
         header = [h.strip() for h in rows[0]]
         wanted = [img_key, caption_key] + ([label_key] if label_key is not None else [])
         for key in wanted:
@@ -182,8 +181,7 @@ class CsvImageText(_ImageTextBase):
                     raise InvalidValueError(f'CsvImageText: {ann_file!r} row {i} (line '
                                             f'{self.lines[i]}): label {value!r} in column '
                                             f'{label_key!r} is not one of the classes {classes} '
-                                            'nor an '
-                                            f'index into them')
+                                            'nor an index into them')
         else:
             self.labels = [-1] * len(self.files)
         self.metainfo = _class_metainfo(classes, templates)
@@ -379,8 +377,7 @@ class SyntheticCaptionedScenes(_ImageTextBase):
                                         f'{expected}')
             if captions.shape != expected[:1] or labels.shape != expected[:1]:
                 raise InvalidValueError(f'captions {captions.shape} / labels {labels.shape}, '
-                                        'expected '
-                                        f'{expected[:1]}')
+                                        f'expected {expected[:1]}')
         except Exception as e:
             warnings.warn(f'SyntheticCaptionedScenes: cache file {self.cache_file!r} is corrupt '
                           f'or does not match the parameters ({type(e).__name__}: {e}); '

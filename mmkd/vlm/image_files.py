@@ -63,8 +63,7 @@ def read_caption_mapping(path: str) -> Dict[str, str]:
                               None)
                     if fk is None or tk is None:
                         raise InvalidValueError(f'entry {n} needs one of the keys {file_keys} and '
-                                                'one '
-                                                f'of {text_keys}, got {entry!r}')
+                                                f'one of {text_keys}, got {entry!r}')
                     out[str(entry[fk])] = str(entry[tk])
                 return out
             raise InvalidValueError(f'expected an object or a list, got {type(data).__name__}')
@@ -75,8 +74,7 @@ def read_caption_mapping(path: str) -> Dict[str, str]:
             tk = next((k for k in text_keys if k in fields), None)
             if fk is None or tk is None:
                 raise InvalidValueError(f'the header needs one of the columns {file_keys} and one '
-                                        'of '
-                                        f'{text_keys}; columns present: {fields}')
+                                        f'of {text_keys}; columns present: {fields}')
             return {row[fk]: row[tk] for row in reader}
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise InvalidValueError(f'ImageFolderCaptions: cannot read captions from {path!r}: '
@@ -111,8 +109,8 @@ def find_images(root: str, class_from_folder: Optional[bool],
         labels = [-1] * len(rel_files)
         pattern = '<image>'
     if not rel_files:
-        raise MissingFileError(f'ImageFolderCaptions: no {"/".join(extensions)} images in '
-                               f'{root!r} (expected {pattern})')
+        raise MissingFileError(f'ImageFolderCaptions: no {"/".join(extensions)} images in {root!r} '
+                               f'(expected {pattern})')
     return rel_files, labels, classes
 
 
@@ -130,8 +128,7 @@ def caption_mapping_file(root: str, captions: str) -> Optional[str]:
     mapping_file = captions if osp.isabs(captions) or osp.isfile(captions) else \
         osp.join(root, captions)
     if not osp.isfile(mapping_file):
-        raise MissingFileError(f'ImageFolderCaptions: caption file {mapping_file!r} '
-                               f'does not exist')
+        raise MissingFileError(f'ImageFolderCaptions: caption file {mapping_file!r} does not exist')
     return mapping_file
 
 
@@ -146,8 +143,8 @@ def mapped_captions(rel_files: Sequence[str], mapping_file: str) -> List[str]:
         texts.append(text)
     if missing:
         raise ConfigError(f'ImageFolderCaptions: {len(missing)} images have no caption in '
-                          f'{mapping_file!r} (keys are paths relative to the root or file '
-                          f'names): {missing[:5]}' + (' ...' if len(missing) > 5 else ''))
+                          f'{mapping_file!r} (keys are paths relative to the root or file names): '
+                          f'{missing[:5]}' + (' ...' if len(missing) > 5 else ''))
     return texts
 
 

@@ -77,8 +77,7 @@ def retrieval_recall(image_embeds: Tensor, text_embeds: Tensor,
     ``mean_R@k`` (their mean)."""
     if image_embeds.shape != text_embeds.shape or image_embeds.dim() != 2:
         raise InvalidValueError('retrieval_recall: expected image and text embeddings [N, D] of '
-                                'the '
-                                f'same shape, got {tuple(image_embeds.shape)} and '
+                                f'the same shape, got {tuple(image_embeds.shape)} and '
                                 f'{tuple(text_embeds.shape)}')
     images = F.normalize(image_embeds.float(), dim=-1)
     texts = F.normalize(text_embeds.float(), dim=-1)

@@ -124,8 +124,7 @@ class OpenCLIPModel(BaseModel):
                  init_cfg: Optional[dict] = None) -> None:
         if init_cfg is not None:
             raise InvalidValueError('OpenCLIPModel: init_cfg is not supported (the weights are set '
-                                    'at '
-                                    'construction); load weights with pretrained=<tag or path>')
+                                    'at construction); load weights with pretrained=<tag or path>')
         super().__init__(data_preprocessor=data_preprocessor)
         if (model_name is None) == (model_cfg is None):
             raise InvalidValueError('OpenCLIPModel: give exactly one of model_name (an open_clip '
@@ -151,8 +150,7 @@ class OpenCLIPModel(BaseModel):
         std = tuple(float(v) for v in (preprocess['std'] if image_std is None else image_std))
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise InvalidValueError('image_mean / image_std: expected 3 values each (std > 0), '
-                                    'got '
-                                    f'{mean} / {std}')
+                                    f'got {mean} / {std}')
         self.register_buffer('pixel_mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('pixel_std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.max_logit_scale = max_logit_scale
@@ -166,9 +164,8 @@ class OpenCLIPModel(BaseModel):
         self._classifier: Optional[Tensor] = None
         if zero_shot is not None:
             if not isinstance(zero_shot, dict) or set(zero_shot) != {'classes', 'templates'}:
-                raise InvalidValueError('zero_shot: expected dict(classes=[...], templates=[...]), '
-                                        'got '
-                                        f'{zero_shot!r}')
+                raise InvalidValueError('zero_shot: expected dict(classes=[...], '
+                                        f'templates=[...]), got {zero_shot!r}')
             self.set_zero_shot(**zero_shot)
         if checkpoint is not None:
             self.load_pretrained(checkpoint)
@@ -189,9 +186,8 @@ class OpenCLIPModel(BaseModel):
             raise MissingFileError(f'pretrained: checkpoint file {pretrained!r} does not exist')
         if model_name is None:
             raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor '
-                                    'usable '
-                                    'as a tag: open_clip pretrained tags need model_name, not '
-                                    'model_cfg')
+                                    'usable as a tag: open_clip pretrained tags need model_name, '
+                                    'not model_cfg')
         if ':' not in model_name and not open_clip.get_pretrained_cfg(model_name, pretrained):
             tags = open_clip.list_pretrained_tags_by_model(model_name)
             raise InvalidValueError(f'pretrained={pretrained!r} is neither an existing file nor a '
@@ -212,8 +208,8 @@ class OpenCLIPModel(BaseModel):
                        context_length: Optional[int]) -> Tuple[nn.Module, Callable]:
         if not isinstance(model_cfg, dict) or \
                 not {'embed_dim', 'vision_cfg', 'text_cfg'} <= set(model_cfg):
-            raise InvalidValueError('model_cfg: expected dict(embed_dim=..., vision_cfg=dict(...), '
-                                    f'text_cfg=dict(...)), got {model_cfg!r}')
+            raise InvalidValueError('model_cfg: expected dict(embed_dim=..., '
+                                    f'vision_cfg=dict(...), text_cfg=dict(...)), got {model_cfg!r}')
         cfg = copy.deepcopy(dict(model_cfg))
         vision_cfg, text_cfg = dict(cfg['vision_cfg']), dict(cfg['text_cfg'])
         if 'multimodal_cfg' in cfg:
@@ -288,7 +284,7 @@ class OpenCLIPModel(BaseModel):
         e.g. a dataset's ``metainfo``); the classifier is rebuilt when next needed."""
         classes, templates = list(classes), list(templates)
         if not classes or not all(isinstance(c, str) for c in classes):
-            raise InvalidValueError(f'zero_shot.classes: expected a non-empty list of names, got '
+            raise InvalidValueError('zero_shot.classes: expected a non-empty list of names, got '
                                     f'{classes!r}')
         if not templates:
             raise InvalidValueError('zero_shot.templates: expected at least one template')
@@ -309,8 +305,8 @@ class OpenCLIPModel(BaseModel):
         averaged and renormalised (the CLIP recipe). Cached in eval mode; any ``train()`` /
         ``eval()`` call, weight load or ``.to()`` drops the cache, and train mode never caches."""
         if self._zs_classes is None:
-            raise StateError(f'{type(self).__name__}: no zero-shot classes; pass zero_shot='
-                             f'dict(classes=..., templates=...) or call set_zero_shot()')
+            raise StateError(f'{type(self).__name__}: no zero-shot classes; pass '
+                             'zero_shot=dict(classes=..., templates=...) or call set_zero_shot()')
         if self._classifier is not None and not self.training:
             return self._classifier
         templates = self._zs_templates
@@ -393,7 +389,7 @@ class OpenCLIPModel(BaseModel):
             raise InvalidValueError(f"mode: expected 'tensor', 'loss' or 'predict', got {mode!r}")
         if not isinstance(inputs, dict) or 'image' not in inputs:
             got = f'keys {sorted(inputs)}' if isinstance(inputs, dict) else type(inputs).__name__
-            raise InvalidValueError(f'inputs: expected dict(image=FloatTensor[B, 3, H, W], '
+            raise InvalidValueError('inputs: expected dict(image=FloatTensor[B, 3, H, W], '
                                     f'text=list[str]), got {got}')
         images, texts = inputs['image'], inputs.get('text')
         if texts is None and mode != 'predict':

@@ -95,19 +95,17 @@ class CrossModalInfoNCELoss(nn.Module):
     def forward(self, student_embeds: Tensor, teacher_embeds: Tensor,
                 logit_scale: Optional[Scale] = None) -> Tensor:
         if not torch.is_tensor(student_embeds) or student_embeds.dim() != 2:
-            raise InvalidValueError(f'student_embeds must be [B, D] embeddings, got '
+            raise InvalidValueError('student_embeds must be [B, D] embeddings, got '
                                     f'{_shape(student_embeds)}')
         if not torch.is_tensor(teacher_embeds) or teacher_embeds.dim() not in (2, 3):
-            raise InvalidValueError(f'teacher_embeds must be [B, D] (or [B, V, D] per view) '
+            raise InvalidValueError('teacher_embeds must be [B, D] (or [B, V, D] per view) '
                                     f'embeddings, got {_shape(teacher_embeds)}')
         b, d = student_embeds.shape
         if teacher_embeds.shape[0] != b or teacher_embeds.shape[-1] != d:
             raise InvalidValueError(f'student_embeds has shape {tuple(student_embeds.shape)} but '
                                     f'teacher_embeds has shape {tuple(teacher_embeds.shape)}; they '
-                                    'need '
-                                    'the same B (samples) and D (add a connector / projection on '
-                                    'the '
-                                    f'student side)')
+                                    'need the same B (samples) and D (add a connector / '
+                                    'projection on the student side)')
         with torch.no_grad():
             teacher = teacher_embeds.detach().to(student_embeds.dtype)
             if teacher.dim() == 3:  # per-view embeddings: mean of the normalised views

@@ -32,8 +32,7 @@ def flatten_dense_pairs(pixels: Tensor, visible: Tensor, batch: Optional[Tensor]
     b, v, n = pixels.shape[:3]
     if tuple(visible.shape) != (b, v, n):
         raise InvalidValueError(f'visible must be a bool mask [B, V, N] = [{b}, {v}, {n}] like '
-                                'pixels '
-                                f'[B, V, N, 2], got {_shape(visible)}')
+                                f'pixels [B, V, N, 2], got {_shape(visible)}')
     pixels = pixels.transpose(0, 1).reshape(v, b * n, pixels.shape[-1])
     visible = visible.transpose(0, 1).reshape(v, b * n)
     if batch is None:
@@ -46,11 +45,11 @@ def check_pixel_pairs(student_feats: Tensor, teacher_maps: Tensor, pixels: Tenso
     """Validate the inputs of :class:`PointPixelContrastiveLoss` (flat layout, see
     :func:`flatten_dense_pairs`); returns ``batch`` (long)."""
     if not torch.is_tensor(student_feats) or student_feats.dim() != 2:
-        raise InvalidValueError(f'student_feats must be per-point features [N_total, C], got '
+        raise InvalidValueError('student_feats must be per-point features [N_total, C], got '
                                 f'{_shape(student_feats)}')
     n, c = student_feats.shape
     if not torch.is_tensor(teacher_maps) or teacher_maps.dim() != 5:
-        raise InvalidValueError(f'teacher_maps must be per-view feature maps [B, V, C, h, w], got '
+        raise InvalidValueError('teacher_maps must be per-view feature maps [B, V, C, h, w], got '
                                 f'{_shape(teacher_maps)}')
     b, v, c_t = teacher_maps.shape[:3]
     if c_t != c:
@@ -59,8 +58,8 @@ def check_pixel_pairs(student_feats: Tensor, teacher_maps: Tensor, pixels: Tenso
                                 'side')
     if not torch.is_tensor(pixels) or pixels.dim() != 3 or tuple(pixels.shape) != (v, n, 2) \
             or pixels.is_floating_point():
-        raise InvalidValueError(f'pixels must be integer (row, col) pixels [V, N_total, 2] = '
-                                f'[{v}, {n}, 2] (V of teacher_maps, N_total of student_feats), got '
+        raise InvalidValueError(f'pixels must be integer (row, col) pixels [V, N_total, 2] = [{v}, '
+                                f'{n}, 2] (V of teacher_maps, N_total of student_feats), got '
                                 f'{_shape(pixels)}')
     if not torch.is_tensor(visible) or tuple(visible.shape) != (v, n) or \
             visible.dtype != torch.bool:

@@ -37,13 +37,13 @@ class StepDistillation(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.student = MODELS.build(student) if isinstance(student, dict) else student
         if not isinstance(self.student, DiffusionModel):
-            raise WrongTypeError(f'model.student: expected a DiffusionModel, got '
+            raise WrongTypeError('model.student: expected a DiffusionModel, got '
                                  f'{type(self.student).__name__}')
         self.teacher_spec = TeacherSpec('teacher', **teacher)
         self.teacher_spec.where = 'model.teacher'
         self.teacher = self.teacher_spec.build(self.student)
         if not isinstance(self.teacher, DiffusionModel):
-            raise WrongTypeError(f'model.teacher.model: expected a DiffusionModel, got '
+            raise WrongTypeError('model.teacher.model: expected a DiffusionModel, got '
                                  f'{type(self.teacher).__name__}')
         if (self.teacher.num_train_timesteps != self.student.num_train_timesteps or
                 not torch.allclose(self.teacher.alphas_cumprod, self.student.alphas_cumprod)):

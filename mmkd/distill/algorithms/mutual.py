@@ -32,7 +32,7 @@ class MutualLearning(BaseModel):
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if len(students) < 2:
-            raise InvalidValueError(f'model.students: mutual learning needs two or more students, '
+            raise InvalidValueError('model.students: mutual learning needs two or more students, '
                                     f'got {list(students)}')
         built = {name: MODELS.build(cfg) if isinstance(cfg, dict) else cfg
                  for name, cfg in students.items()}

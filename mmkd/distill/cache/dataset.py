@@ -92,8 +92,7 @@ class TeacherCacheDataset(Dataset):
     def __init__(self, dataset: dict, path: str, num_augs: int, seed: int = 0) -> None:
         if not isinstance(dataset, dict):
             raise WrongTypeError('train_dataloader.dataset.dataset: expected the config dict of '
-                                 'the '
-                                 f'wrapped dataset (it is part of the cache key), got '
+                                 'the wrapped dataset (it is part of the cache key), got '
                                  f'{type(dataset).__name__}')
         self.cache = TeacherCache(path)
         self.cache.check(data_key(dataset, num_augs, seed), 'train_dataloader.dataset')

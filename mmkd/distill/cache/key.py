@@ -50,16 +50,14 @@ def check_cacheable(spec: TeacherSpec) -> None:
     """Raise unless the teacher's outputs are a function of its input alone."""
     if spec.ema_of_student:
         raise InvalidValueError(f'{spec.where}: an EMA teacher changes during training; its '
-                                'outputs '
-                                f'cannot be cached')
+                                'outputs cannot be cached')
     if spec.mode != 'eval':
         raise InvalidValueError(f"{spec.where}.mode: a cached teacher must run in 'eval' mode (in "
                                 f'{spec.mode!r} mode its outputs depend on the batch), got '
                                 f'{spec.mode!r}')
     if spec.checkpoint is None:
         raise InvalidValueError(f'{spec.where}.checkpoint: a cached teacher needs a checkpoint '
-                                'file '
-                                f'(the cache key holds its hash)')
+                                'file (the cache key holds its hash)')
 
 
 def teacher_key(specs: Mapping[str, TeacherSpec], recorders: Mapping[str, Any],

@@ -92,8 +92,8 @@ class TeacherCache:
             try:
                 self._handles[shard] = safe_open(self._file(entry), framework='pt')
             except Exception as err:
-                raise TeacherCacheError(f'teacher cache file {self._file(entry)!r} cannot be '
-                                        f'read: {err}') from err
+                raise TeacherCacheError(f'teacher cache file {self._file(entry)!r} cannot be read: '
+                                        f'{err}') from err
         return self._handles[shard]
 
     def __getstate__(self) -> dict:
@@ -125,8 +125,8 @@ class TeacherCache:
         ``index``."""
         if not 0 <= index < self.num_samples or not 0 <= aug < self.num_augs:
             raise OutOfRangeError(f'teacher cache {self.path!r}: no sample {index} augmentation '
-                                  f'{aug} '
-                                  f'({self.num_samples} samples x {self.num_augs} augmentations)')
+                                  f'{aug} ({self.num_samples} samples x {self.num_augs} '
+                                  'augmentations)')
         shard = bisect.bisect_right(self._starts, index) - 1
         local = index - self.shards[shard]['start']
         return {key: value[local, aug].clone()

@@ -26,8 +26,7 @@ from .reader import TeacherCache, batch_index
 def _layout(value: Any, batch_size: int, key: str) -> dict:
     if not torch.is_tensor(value):
         raise WrongTypeError(f'{key}: the recorder holds a {type(value).__name__}; only tensors '
-                             'can be '
-                             f'cached (pick one element of a tuple with index=...)')
+                             'can be cached (pick one element of a tuple with index=...)')
     dtype = str(value.dtype).replace('torch.', '')
     if value.dim() and value.shape[0] and value.shape[0] % batch_size == 0:
         rows = value.shape[0] // batch_size
@@ -175,7 +174,7 @@ def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[
     model_cfg.pop('teacher_cache', None)
     if not model_cfg.get('teachers'):
         raise ConfigError(f'model: {model_cfg.get("type")!r} with no model.teachers; the teacher '
-                          f'cache needs a distillation config with teachers')
+                          'cache needs a distillation config with teachers')
     algorithm = MODELS.build(model_cfg)
     for spec in algorithm.teacher_specs.values():
         check_cacheable(spec)
@@ -212,8 +211,8 @@ def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[
             bar.update(num_items)
     writer.flush()
     if writer.num_samples != len(dataset.dataset):
-        raise StateError(f'cached {writer.num_samples} samples of {len(dataset.dataset)}: the '
-                         f'data loader dropped some (drop_last?)')
+        raise StateError(f'cached {writer.num_samples} samples of {len(dataset.dataset)}: the data '
+                         'loader dropped some (drop_last?)')
 
     manifest = dict(
         format=FORMAT_VERSION, key=key, num_samples=writer.num_samples, num_augs=num_augs,

@@ -36,14 +36,13 @@ class ATLoss(nn.Module):
     def forward(self, student_feats: Tensor, teacher_feats: Tensor) -> Tensor:
         for name, feats in (('student_feats', student_feats), ('teacher_feats', teacher_feats)):
             if feats.dim() < 3:
-                raise InvalidValueError(f'{name} must be a feature map [N, C, H, W] (or '
-                                        f'[N, C, *spatial]), got shape {tuple(feats.shape)}')
+                raise InvalidValueError(f'{name} must be a feature map [N, C, H, W] (or [N, C, '
+                                        f'*spatial]), got shape {tuple(feats.shape)}')
         s_shape, t_shape = tuple(student_feats.shape), tuple(teacher_feats.shape)
         if s_shape[0] != t_shape[0] or s_shape[2:] != t_shape[2:]:
             raise InvalidValueError(f'student_feats has shape {s_shape} but teacher_feats has '
-                                    'shape '
-                                    f'{t_shape}; batch and spatial sizes must match (only channels '
-                                    'may '
-                                    f'differ; resize one of them, e.g. with a connector)')
+                                    f'shape {t_shape}; batch and spatial sizes must match (only '
+                                    'channels may differ; resize one of them, e.g. with a '
+                                    'connector)')
         diff = self.attention(student_feats) - self.attention(teacher_feats.detach())
         return diff.pow(2).mean()

@@ -94,8 +94,7 @@ class CRDLoss(nn.Module):
         flat = feats.flatten(1)
         if flat.shape[1] != linear.in_features:
             raise InvalidValueError(f'{name} flattens to {flat.shape[1]} values per sample but the '
-                                    'loss '
-                                    f'was built for {linear.in_features} (shape '
+                                    f'loss was built for {linear.in_features} (shape '
                                     f'{tuple(feats.shape)})')
         return F.normalize(linear(flat), p=2, dim=1)
 
@@ -118,8 +117,7 @@ class CRDLoss(nn.Module):
         batch_size = student_feats.shape[0]
         if teacher_feats.shape[0] != batch_size:
             raise InvalidValueError('student_feats and teacher_feats must have the same batch '
-                                    'size, '
-                                    f'got shapes {tuple(student_feats.shape)} and '
+                                    f'size, got shapes {tuple(student_feats.shape)} and '
                                     f'{tuple(teacher_feats.shape)}')
         self._check_indices('sample_idx', sample_idx, (batch_size, ))
         sample_idx = sample_idx.long()

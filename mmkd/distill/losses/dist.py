@@ -52,8 +52,8 @@ class DISTLoss(nn.Module):
 
     def forward(self, student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
         if student_logits.dim() < 2:
-            raise InvalidValueError(f'student_logits must have shape [N, C] or [N, C, ...], '
-                                    f'got {tuple(student_logits.shape)}')
+            raise InvalidValueError('student_logits must have shape [N, C] or [N, C, ...], got '
+                                    f'{tuple(student_logits.shape)}')
         T = self.temperature
         num_classes = student_logits.shape[1]
         y_s = (student_logits / T).softmax(dim=1).movedim(1, -1).reshape(-1, num_classes)

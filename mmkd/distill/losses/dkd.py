@@ -67,17 +67,15 @@ class DKDLoss(nn.Module):
     def forward(self, student_logits: Tensor, teacher_logits: Tensor, labels: Tensor) -> Tensor:
         if student_logits.dim() < 2 or student_logits.shape[1] < 2:
             raise InvalidValueError('student_logits must have shape [N, C] or [N, C, ...] with C '
-                                    '>= 2, '
-                                    f'got {tuple(student_logits.shape)}')
+                                    f'>= 2, got {tuple(student_logits.shape)}')
         num_classes = student_logits.shape[1]
         expected = (student_logits.shape[0], *student_logits.shape[2:])
         if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-            raise InvalidValueError(f'labels must be an integer tensor of class indices, '
-                                    f'got dtype {labels.dtype}')
+            raise InvalidValueError('labels must be an integer tensor of class indices, got dtype '
+                                    f'{labels.dtype}')
         if tuple(labels.shape) != expected:
             raise InvalidValueError(f'labels must have shape {expected} (student_logits without '
-                                    'the '
-                                    f'class dim 1), got {tuple(labels.shape)}')
+                                    f'the class dim 1), got {tuple(labels.shape)}')
         if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
             raise InvalidValueError(f'labels must lie in [0, {num_classes}) for {num_classes} '
                                     'classes, '

@@ -33,22 +33,20 @@ class MultiTeacherKDLoss(nn.Module):
             teacher_weights = [float(w) for w in teacher_weights]
             if any(w < 0 for w in teacher_weights) or sum(teacher_weights) <= 0:
                 raise InvalidValueError('teacher_weights must be non-negative with a positive '
-                                        'sum, '
-                                        f'got {teacher_weights}')
+                                        f'sum, got {teacher_weights}')
         self.teacher_weights = teacher_weights
 
     def forward(self, student_logits: Tensor, teacher_logits: Sequence[Tensor]) -> Tensor:
         if isinstance(teacher_logits, Tensor) or len(teacher_logits) == 0:
             raise InvalidValueError('teacher_logits must be a non-empty list or tuple of tensors, '
-                                    'one '
-                                    'per teacher, each shaped like student_logits')
+                                    'one per teacher, each shaped like student_logits')
         num_teachers = len(teacher_logits)
         weights = self.teacher_weights
         if weights is None:
             weights = [1.0] * num_teachers
         if len(weights) != num_teachers:
             raise InvalidValueError(f'got {len(weights)} teacher_weights but {num_teachers} '
-                                    f'teacher_logits tensors; give one weight per teacher')
+                                    'teacher_logits tensors; give one weight per teacher')
         for i, logits in enumerate(teacher_logits):
             check_same_shape('student_logits', student_logits, f'teacher_logits[{i}]', logits)
 

@@ -39,8 +39,7 @@ def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     if a.shape != b.shape:
         raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                                 f'{tuple(b.shape)}; they must match (add a connector on the '
-                                'student '
-                                f'side to map one onto the other)')
+                                'student side to map one onto the other)')
 
 
 def check_same_batch(student_feats: Tensor, teacher_feats: Tensor, min_size: int = 1) -> None:
@@ -49,6 +48,6 @@ def check_same_batch(student_feats: Tensor, teacher_feats: Tensor, min_size: int
     if student_feats.dim() < 2 or teacher_feats.dim() < 2 or n != teacher_feats.shape[0] \
             or n < min_size:
         size = 'N' if min_size <= 1 else f'N >= {min_size}'
-        raise InvalidValueError(f'student_feats and teacher_feats must be [N, ...] batches of the '
+        raise InvalidValueError('student_feats and teacher_feats must be [N, ...] batches of the '
                                 f'same size {size}, got shapes {tuple(student_feats.shape)} and '
                                 f'{tuple(teacher_feats.shape)}')

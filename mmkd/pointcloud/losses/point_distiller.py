@@ -133,8 +133,7 @@ class PointDistillerLoss(nn.Module):
                                      [batch] == 0])
         if missing.numel():
             raise InvalidValueError(f'batch has points in clouds {missing.tolist()} where '
-                                    'student_batch '
-                                    f'has none, so no student point matches them')
+                                    'student_batch has none, so no student point matches them')
         dtype = torch.promote_types(student_pos.dtype, pos.dtype)
         row, col = knn(student_pos.detach().to(dtype), pos.detach().to(dtype), 1,
                        student_batch, batch)
@@ -182,21 +181,18 @@ class PointDistillerLoss(nn.Module):
                    else type(student_feats).__name__)
             raise InvalidValueError(f'student_feats {got} and teacher_feats '
                                     f'{tuple(teacher_feats.shape)} must be [N, C] over the same N '
-                                    'points '
-                                    f'(same input points, or PointNet++ with the same ratios)')
+                                    'points (same input points, or PointNet++ with the same '
+                                    'ratios)')
         if student_feats.shape[1] != self.student_channels:
             raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but the '
-                                    'loss '
-                                    f'was built with student_channels={self.student_channels}')
+                                    f'loss was built with student_channels={self.student_channels}')
         if teacher_feats.shape[1] != self.teacher_channels:
             raise InvalidValueError(f'teacher_feats has {teacher_feats.shape[1]} channels but the '
-                                    'loss '
-                                    f'was built with teacher_channels={self.teacher_channels}')
+                                    f'loss was built with teacher_channels={self.teacher_channels}')
         if student_batch is not None and (student_batch.shape != batch.shape or
                                           not torch.equal(student_batch.long(), batch.long())):
             raise InvalidValueError('student_batch differs from batch: student_feats and '
-                                    'teacher_feats '
-                                    'do not hold the same points')
+                                    'teacher_feats do not hold the same points')
         if pos is None and (self.graph_space == 'coord' or self.num_centers is not None):
             need = "graph_space='coord'" if self.graph_space == 'coord' else 'num_centers'
             raise InvalidValueError(f'pos (the points\' coordinates) is required with {need}')

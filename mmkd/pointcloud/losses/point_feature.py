@@ -35,8 +35,7 @@ def check_point_set(feats_name: str, feats: Tensor, batch_name: str, batch: Tens
         raise InvalidValueError(f'{batch_name} must be an integer tensor, got {batch.dtype}')
     if n and (int(batch.min()) < 0 or bool((batch[1:] < batch[:-1]).any())):
         raise InvalidValueError(f'{batch_name} must be sorted and non-negative (points of one '
-                                'cloud '
-                                f'contiguous, clouds in increasing order)')
+                                'cloud contiguous, clouds in increasing order)')
     if pos is not None:
         if not torch.is_tensor(pos) or pos.dim() != 2 or pos.shape[0] != n \
                 or not pos.is_floating_point():
@@ -126,10 +125,9 @@ class PointFeatureLoss(nn.Module):
         if student_feats.shape[1] != teacher_feats.shape[1]:
             raise InvalidValueError(f'student_feats has {student_feats.shape[1]} channels but '
                                     f'teacher_feats has {teacher_feats.shape[1]}; they must match '
-                                    '(add a '
-                                    f'connector, e.g. LinearConnector, on the student side)')
+                                    '(add a connector, e.g. LinearConnector, on the student side)')
         if student_pos.shape[1] != teacher_pos.shape[1]:
-            raise InvalidValueError(f'student_pos and teacher_pos must have the same number of '
+            raise InvalidValueError('student_pos and teacher_pos must have the same number of '
                                     f'coordinates, got shapes {tuple(student_pos.shape)} and '
                                     f'{tuple(teacher_pos.shape)}')
         if student_feats.shape[0] == 0:
@@ -140,8 +138,7 @@ class PointFeatureLoss(nn.Module):
         if empty.numel():
             raise InvalidValueError(f'student_batch has points in clouds {empty.tolist()} where '
                                     'teacher_batch has none, so teacher_feats cannot be '
-                                    'interpolated '
-                                    f'there')
+                                    'interpolated there')
         target = self.interpolate(student_pos, student_batch.long(), teacher_feats, teacher_pos,
                                   teacher_batch.long())
         if self.normalize:

@@ -52,8 +52,7 @@ class AFDLoss(nn.Module):
     def _check_dim(self, name: str, embeds: Tensor, dim: int, arg: str) -> None:
         if embeds.shape[1] != dim:
             raise InvalidValueError(f'{name} has shape {tuple(embeds.shape)} but the loss was '
-                                    'built '
-                                    f'with {arg}={dim}')
+                                    f'built with {arg}={dim}')
 
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
                 teacher_image_embeds: Tensor, teacher_text_embeds: Tensor,

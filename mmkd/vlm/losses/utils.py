@@ -34,11 +34,9 @@ def check_embeds(image_name: str, image: Tensor, text_name: str, text: Tensor) -
             raise InvalidValueError(f'{name} must be a [B, D] tensor of embeddings, got {shape}')
     if image.shape != text.shape:
         raise InvalidValueError(f'{image_name} has shape {tuple(image.shape)} but {text_name} has '
-                                'shape '
-                                f'{tuple(text.shape)}; the image and text embeddings of one model '
-                                'must '
-                                'be [B, D] with the same B (image-caption pairs) and D (joint '
-                                'space)')
+                                f'shape {tuple(text.shape)}; the image and text embeddings of one '
+                                'model must be [B, D] with the same B (image-caption pairs) and D '
+                                '(joint space)')
 
 
 def check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
@@ -46,7 +44,7 @@ def check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     if a.shape[0] != b.shape[0]:
         raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                                 f'{tuple(b.shape)}; student and teacher must embed the same batch '
-                                f'(same B)')
+                                '(same B)')
 
 
 def check_same_dim(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
@@ -54,8 +52,7 @@ def check_same_dim(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
     if a.shape != b.shape:
         raise InvalidValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                                 f'{tuple(b.shape)}; they must match (add a connector on the '
-                                'student '
-                                f'side that maps the student embedding to the teacher dim)')
+                                'student side that maps the student embedding to the teacher dim)')
 
 
 def check_clip_embeds(student_image_embeds: Tensor, student_text_embeds: Tensor,
