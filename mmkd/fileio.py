@@ -254,6 +254,11 @@ def load_weights(model: torch.nn.Module, checkpoint: Checkpoint, where: str,
         if hint:
             lines.append(f'  hint: set prefix={hint!r}')
         raise CheckpointMismatchError('\n'.join(lines))
+    params = dict(model.named_parameters())
+    non_finite = [k for k in params if not bool(torch.isfinite(state_dict[k]).all())]
+    if non_finite:
+        raise InvalidValueError(f'{where}: checkpoint {checkpoint_name(checkpoint)} has non-finite '
+                                f'weights: {non_finite[:5]} (a training that diverged?)')
     model.load_state_dict(state_dict, strict=True)
 
 
