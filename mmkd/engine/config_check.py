@@ -58,8 +58,9 @@ def syntax_error(path: str, seen: Optional[set] = None) -> Optional[InvalidValue
 def check_option_keys(cfg: Any, options: Dict[str, Any]) -> None:
     """Refuse a ``--cfg-options`` key that misses an existing key by a typo: a part of its path
     that the config lacks while a close name exists at that level."""
+    tree = cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg)
     for key in options:
-        node: Any = cfg
+        node: Any = tree
         parts = key.split('.')
         for depth, part in enumerate(parts):
             if isinstance(node, (list, tuple)) and part.isdigit():
@@ -69,7 +70,7 @@ def check_option_keys(cfg: Any, options: Dict[str, Any]) -> None:
                 break
             if part not in node:
                 known = list(node) + (list(RUNNER_KEYS) if depth == 0 else [])
-                guess = closest(part, known)
+                guess = closest(part, known, cutoff=0.75)
                 if guess is not None:
                     where = '.'.join(parts[:depth])
                     raise ConfigError(

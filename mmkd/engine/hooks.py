@@ -49,8 +49,10 @@ class FiniteTrainingHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None,
                          outputs: Optional[Dict[str, Any]] = None) -> None:
-        bad = {key: float(value) for key, value in (outputs or {}).items()
-               if isinstance(value, (torch.Tensor, float)) and not math.isfinite(float(value))}
+        values = {key: value.item() if torch.is_tensor(value) else value
+                  for key, value in (outputs or {}).items()
+                  if isinstance(value, float) or torch.is_tensor(value) and value.numel() == 1}
+        bad = {key: value for key, value in values.items() if not math.isfinite(value)}
         if bad:
             raise StateError(f'training went non-finite at iteration {runner.iter + 1} (epoch '
                              f'{runner.epoch + 1}): {bad}; last good checkpoint: '
@@ -61,8 +63,8 @@ class FiniteTrainingHook(Hook):
                if torch.is_tensor(value) and value.is_floating_point()
                and not bool(torch.isfinite(value).all())]
         if bad:
-            raise StateError(f'training went non-finite at iteration {runner.iter} (epoch '
-                             f'{runner.epoch}): weights {bad[:5]} are not finite; not saved; last '
+            raise StateError(f'training went non-finite by iteration {runner.iter} (epoch '
+                             f'{runner.epoch + 1}): weights {bad[:5]} are not finite; not saved; last '
                              f'good checkpoint: {_last_checkpoint(runner.work_dir)}')
 
 
