@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from mmkd.errors import ConfigError, InvalidValueError, StateError, WrongTypeError
-from mmkd.fileio import atomic_write_bytes
+from mmkd.fileio import atomic_write_bytes, remove_orphan_temporaries
 from mmkd.registry import DATASETS
 
 from .dataset import ReplayedAugmentations, TeacherCacheDataset
@@ -184,6 +184,7 @@ def write_teacher_cache(cfg: Any, out: Optional[str] = None, num_augs: Optional[
     algorithm.train(False)
 
     os.makedirs(out_dir, exist_ok=True)
+    remove_orphan_temporaries(out_dir)  # of a write that was killed
     if osp.exists(osp.join(out_dir, MANIFEST)):
         os.remove(osp.join(out_dir, MANIFEST))
     dataset = ReplayedAugmentations(DATASETS.build(settings['dataset']), num_augs, seed)
