@@ -18,10 +18,13 @@ def run_tool(main: Callable[[], Any]) -> Any:
         debug = True
     try:
         return main()
-    except MMKDError as err:
-        if debug:
+    except (MMKDError, KeyError) as err:
+        # MMEngine's registries say "X is not in the <scope>::<kind> registry" for an unknown
+        # type in a config: a user's mistake too
+        if debug or not (isinstance(err, MMKDError) or 'registry' in str(err)):
             raise
         name = os.path.basename(sys.argv[0]) if sys.argv else 'mmkd'
-        print(f'{name}: error: {err}', file=sys.stderr)
+        message = str(err) if isinstance(err, MMKDError) else str(err.args[0])
+        print(f'{name}: error: {message}', file=sys.stderr)
         print('(run with --debug or MMKD_DEBUG=1 for the traceback)', file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)

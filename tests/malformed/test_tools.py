@@ -55,6 +55,12 @@ def test_unknown_loss_type(tmp_path):
                        'model.distiller.losses.loss_kd.type', "'NoSuchLoss'")
 
 
+def test_unknown_dataset_type(tmp_path):
+    assert_short_error(run('train.py', STUDENT, '--work-dir', tmp_path / 'w', '--cfg-options',
+                           'train_dataloader.dataset.type=NoSuchDataset'),
+                       'NoSuchDataset', 'registry')
+
+
 def test_missing_teacher_checkpoint(tmp_path):
     missing = tmp_path / 'teacher.pth'
     assert_short_error(run('train.py', KD, '--work-dir', tmp_path / 'w', '--cfg-options',
