@@ -54,10 +54,20 @@ PCD_TYPES = {('F', 4): 'f4', ('F', 8): 'f8', ('I', 1): 'i1', ('I', 2): 'i2', ('I
              ('I', 8): 'i8', ('U', 1): 'u1', ('U', 2): 'u2', ('U', 4): 'u4', ('U', 8): 'u8'}
 
 
-def _data_lines(path: str, text: str) -> List[List[str]]:
+def _data_lines(text: str) -> List[List[str]]:
     """The non-empty lines of a text format, comments (``#``) removed, split in tokens."""
     lines = [line.split('#', 1)[0].split() for line in text.splitlines()]
     return [tokens for tokens in lines if tokens]
+
+
+def _text_rows(path: str, what: str) -> List[List[str]]:
+    """:func:`_data_lines` of a whole ASCII file; a binary one is refused as not ``what``."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        return _data_lines(raw.decode('ascii'))
+    except UnicodeDecodeError:
+        raise InvalidValueError(f'{path}: not {what}') from None
 
 
 def _numbers(path: str, tokens: Sequence[str], kind: type, what: str) -> List[Any]:
@@ -72,12 +82,7 @@ def parse_off(path: str) -> Mesh:
     """An OFF mesh read line by line, strictly: the header's vertex and face counts must match
     the rows that follow (a vertex row is 3 numbers, a face row ``k i_1 .. i_k``; polygons are
     fanned into triangles). Accepts ModelNet's header glued to the counts (``OFF490 518 0``)."""
-    with open(path, 'rb') as f:
-        raw = f.read()
-    try:
-        lines = _data_lines(path, raw.decode('ascii'))
-    except UnicodeDecodeError:
-        raise InvalidValueError(f'{path}: not an ASCII OFF file') from None
+    lines = _text_rows(path, 'an ASCII OFF file')
     if not lines or not lines[0][0].startswith('OFF'):
         raise InvalidValueError(f'{path}: no OFF header')
     counts = ([lines[0][0][3:]] if lines[0][0][3:] else []) + lines[0][1:]
@@ -264,7 +269,7 @@ def parse_pcd(path: str) -> np.ndarray:
         raise InvalidValueError(f'{path}: the PCD fields {names} have no scalar x, y, z')
     data = fields['DATA'][0] if fields['DATA'] else ''
     if data == 'ascii':
-        rows = _data_lines(path, raw[pos:].decode('ascii', 'replace'))
+        rows = _data_lines(raw[pos:].decode('ascii', 'replace'))
         width = sum(counts)
         if len(rows) != points or any(len(row) != width for row in rows):
             raise InvalidValueError(f'{path}: the header declares {points} points of {width} '
@@ -288,12 +293,7 @@ def parse_pcd(path: str) -> np.ndarray:
 def parse_xyz(path: str) -> np.ndarray:
     """A text file of points, one ``x y z [...]`` row each; every row must have the same number
     (>= 3) of values."""
-    with open(path, 'rb') as f:
-        raw = f.read()
-    try:
-        rows = _data_lines(path, raw.decode('ascii'))
-    except UnicodeDecodeError:
-        raise InvalidValueError(f'{path}: not a text file of points') from None
+    rows = _text_rows(path, 'a text file of points')
     widths = {len(row) for row in rows}
     if len(widths) > 1 or (widths and min(widths) < 3):
         raise InvalidValueError(f'{path}: every row needs the same number (>= 3) of values, got '
