@@ -124,3 +124,12 @@ def test_diverging_training_stops_and_keeps_the_last_good_checkpoint(tmp_path):
             state = torch.load(work_dir / name, weights_only=False)['state_dict']
             assert all(torch.isfinite(v).all() for v in state.values()
                        if v.is_floating_point()), name
+
+
+def test_new_nested_option_is_not_taken_for_a_typo():
+    from mmkd.engine.runner import load_config
+    from mmkd.errors import ConfigError
+    cfg = load_config(KD, cfg_options={'model.teachers.teacher.mode': 'train'})
+    assert cfg.model.teachers.teacher.mode == 'train'
+    with pytest.raises(ConfigError, match="did you mean 'model'"):
+        load_config(KD, cfg_options={'modle.teachers.teacher.mode': 'train'})
