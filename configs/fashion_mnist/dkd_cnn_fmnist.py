@@ -8,4 +8,4 @@ model = dict(distiller=dict(losses=dict(
                   inputs=dict(student_logits='student.logits',
                               teacher_logits='teacher.logits', labels='batch.labels')))))
 custom_hooks = [dict(type='EpochSeedHook'),
-                dict(type='LossWarmupHook', losses=dict(loss_dkd=20 / 12))]
+                dict(type='LossScheduleHook', losses=dict(loss_dkd=[(0, 0), (20 / 12, 1)]))]

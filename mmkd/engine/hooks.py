@@ -1,8 +1,8 @@
 """Hooks of mmkd's runs: reproducible epochs, training that stops when it goes non-finite,
-checkpoints that a kill cannot break, and distillation losses warmed up over the first epochs."""
+checkpoints that a kill cannot break, and distillation loss weights scheduled over the epochs."""
 import math
 import os.path as osp
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.dist import is_main_process
@@ -70,43 +70,68 @@ class FiniteTrainingHook(Hook):
 
 
 @HOOKS.register_module()
-class LossWarmupHook(Hook):
-    """Ramp distillation losses in linearly from 0 to their ``loss_weight`` over their first
-    epochs, as DKD does (Zhao et al. 2022: over 20 of 240 epochs on CIFAR-100): a strong
-    distillation term on a student that is still random swamps the labels.
+class LossScheduleHook(Hook):
+    """Scale distillation losses' weights by a piecewise-linear function of the epoch.
+
+    DKD ramps its loss in over the first epochs (Zhao et al. 2022: 20 of 240 on CIFAR-100): a
+    strong distillation term on a student that is still random swamps the labels. The same hook
+    decays a loss over training or stops it after some epochs.
 
     Args:
-        losses: loss name in ``model.distiller.losses`` -> warmup length in epochs (fractions
-            allowed). The weight at iteration ``i`` (counted from 1) of a run with ``n``
-            iterations per epoch is ``loss_weight * min(i / (n * epochs), 1)``, so a resumed run
-            continues the ramp where it stopped.
+        losses: loss name in ``model.distiller.losses`` -> ``[(epoch, factor), ...]``, epochs
+            non-decreasing (fractions allowed; a repeated epoch makes a step). The weight is
+            ``loss_weight * factor``, interpolated linearly in the epochs completed, counted in
+            iterations (``iteration / iterations per epoch``, iterations from 1, so a resumed run
+            continues where it stopped); before the first point the first factor holds, after
+            the last the last. ``[(0, 0), (2, 1)]`` ramps the loss in over 2 epochs;
+            ``[(0, 1), (10, 1), (10, 0)]`` keeps it for the first 10 epochs only.
     """
 
     priority = 'NORMAL'
 
-    def __init__(self, losses: Dict[str, float]) -> None:
-        for name, epochs in losses.items():
-            if not epochs > 0:
-                raise ConfigError(f'LossWarmupHook.losses.{name}: the warmup must be > 0 epochs, '
-                                  f'got {epochs!r}')
-        self.losses = dict(losses)
+    def __init__(self, losses: Dict[str, List[Tuple[float, float]]]) -> None:
+        self.losses: Dict[str, List[Tuple[float, float]]] = {}
+        for name, points in losses.items():
+            where = f'LossScheduleHook.losses.{name}'
+            try:
+                points = [(float(epoch), float(factor)) for epoch, factor in points]
+            except (TypeError, ValueError):
+                raise ConfigError(f'{where}: expected a list of (epoch, factor) pairs, got '
+                                  f'{points!r}') from None
+            epochs = [epoch for epoch, _ in points]
+            if not points or epochs != sorted(epochs) or epochs[0] < 0:
+                raise ConfigError(f'{where}: expected (epoch, factor) pairs with epochs >= 0 in '
+                                  f'non-decreasing order, got {points}')
+            if any(not factor >= 0 for _, factor in points):
+                raise ConfigError(f'{where}: the factors must be >= 0, got {points}')
+            self.losses[name] = points
         self._weights: Optional[Dict[str, float]] = None
+
+    @staticmethod
+    def factor(points: List[Tuple[float, float]], epoch: float) -> float:
+        """The schedule's factor after ``epoch`` epochs."""
+        if epoch < points[0][0]:
+            return points[0][1]
+        for (e0, f0), (e1, f1) in zip(points, points[1:]):
+            if e0 <= epoch < e1:
+                return f0 + (f1 - f0) * (epoch - e0) / (e1 - e0)
+        return points[-1][1]
 
     def before_train_iter(self, runner, batch_idx: int, data_batch: Any = None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         distiller = getattr(model, 'distiller', None)
         if distiller is None:
-            raise ConfigError(f'LossWarmupHook: the model ({type(model).__name__}) has no '
-                              'distiller; the hook warms up losses of model.distiller.losses')
+            raise ConfigError(f'LossScheduleHook: the model ({type(model).__name__}) has no '
+                              'distiller; the hook schedules losses of model.distiller.losses')
         if self._weights is None:
             missing = sorted(set(self.losses) - set(distiller.loss_weights))
             if missing:
-                raise ConfigError(f'LossWarmupHook.losses: {missing} are not losses of the '
+                raise ConfigError(f'LossScheduleHook.losses: {missing} are not losses of the '
                                   f'distiller; it has {sorted(distiller.loss_weights)}')
             self._weights = {name: distiller.loss_weights[name] for name in self.losses}
         epochs_done = (runner.iter + 1) / len(runner.train_dataloader)
-        for name, epochs in self.losses.items():
-            distiller.loss_weights[name] = self._weights[name] * min(epochs_done / epochs, 1.0)
+        for name, points in self.losses.items():
+            distiller.loss_weights[name] = self._weights[name] * self.factor(points, epochs_done)
 
 
 @HOOKS.register_module()
