@@ -416,8 +416,9 @@ class PointCloudWithViews(Dataset):
 
     Items are the wrapped dataset's items with ``data_samples['views'] =
     FloatTensor[V, 1, H, W]`` added: :func:`project_depth_views` (hard mode) of ``inputs``
-    *after* the wrapped dataset's transforms, so the image teacher sees exactly the points the
-    student sees. For a point dataset of ``mmkd.pointcloud.datasets``::
+    *after* the wrapped dataset's transforms, so the image teacher sees the same augmented
+    cloud as the student (all of its points; the student the first ``num_points`` of them when
+    that is set). For a point dataset of ``mmkd.pointcloud.datasets``::
 
         dict(inputs=FloatTensor[N, 3],
              data_samples=dict(labels=int, sample_idx=int, views=FloatTensor[V, 1, H, W]))
