@@ -90,6 +90,9 @@ class LossScheduleHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, losses: Dict[str, List[Tuple[float, float]]]) -> None:
+        if not isinstance(losses, dict):
+            raise ConfigError('LossScheduleHook.losses: expected a dict of loss name -> '
+                              f'[(epoch, factor), ...], got {losses!r}')
         self.losses: Dict[str, List[Tuple[float, float]]] = {}
         for name, points in losses.items():
             where = f'LossScheduleHook.losses.{name}'

@@ -75,3 +75,8 @@ def test_unknown_loss_name_is_refused(tmp_path):
 def test_bad_schedules_are_refused(points, message):
     with pytest.raises(ConfigError, match=f'LossScheduleHook.losses.loss_kd: .*{message}'):
         LossScheduleHook(dict(loss_kd=points))
+
+
+def test_schedules_must_be_a_dict_of_losses():
+    with pytest.raises(ConfigError, match=r'LossScheduleHook.losses: expected a dict of loss name'):
+        LossScheduleHook([(0, 0), (2, 1)])
