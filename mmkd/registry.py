@@ -29,8 +29,9 @@ LOSSES = Registry('distillation loss', scope='mmkd',
                   locations=['mmkd.distill.losses', 'mmkd.pointcloud.losses', 'mmkd.vlm.losses',
                              'mmkd.crossmodal.losses'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
-                    locations=['mmkd.distill', 'mmkd.classification', 'mmkd.pointcloud',
-                               'mmkd.vlm', 'mmkd.diffusion', 'mmkd.crossmodal'])
+                    locations=['mmkd.shared.label_subsets', 'mmkd.distill',
+                               'mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm',
+                               'mmkd.diffusion', 'mmkd.crossmodal'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',
                       locations=['mmkd.classification', 'mmkd.pointcloud'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',

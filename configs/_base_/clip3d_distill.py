@@ -9,7 +9,7 @@ _base_ = ['./default_runtime.py', './datasets/shape_view_captions.py',
           './models/clip_shapes.py', './schedules/shapes_30e.py']
 train_dataloader = dict(dataset=dict(inputs='points'))
 val_dataloader = dict(dataset=dict(inputs='points'))
-test_dataloader = val_dataloader
+test_dataloader = dict(dataset=dict(inputs='points'))
 # Written by `python tools/train.py configs/crossmodal/clip_teacher_shapes.py` (the experiment
 # configs/experiments/crossmodal_clip3d.py points both uses at its own teacher run).
 teacher_checkpoint = 'work_dirs/clip_teacher_shapes/epoch_30.pth'

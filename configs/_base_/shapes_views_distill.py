@@ -20,3 +20,5 @@ model = dict(
         recorders=dict(student=dict(logits='head', feat='pool', points='encoder'),
                        teacher=dict(logits='head', feat='pooled', maps='view_maps')),
         losses=dict()))
+# keep the epoch of best validation top-1 too (the experiment runner tests it and the last)
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))

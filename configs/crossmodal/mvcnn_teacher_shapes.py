@@ -8,9 +8,11 @@ model = dict(type='MultiViewImageClassifier', channels=(16, 32, 64), num_classes
 # the views are its inputs (the distillation runs give it data_samples['views'] instead)
 train_dataloader = dict(dataset=dict(inputs='views', return_pixels=False))
 val_dataloader = dict(dataset=dict(inputs='views', return_pixels=False))
-test_dataloader = val_dataloader
+test_dataloader = dict(dataset=dict(inputs='views', return_pixels=False))
 max_epochs = 60
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True,
                         convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=max_epochs, val_interval=10)
+# keep the epoch of best validation top-1 too (the experiment runner tests it and the last)
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))

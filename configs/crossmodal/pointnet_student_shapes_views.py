@@ -3,3 +3,5 @@
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_shapes_views.py',
           '../_base_/schedules/shapes_views_20e.py']
 model = dict(type='PointNetClassifier', num_classes=12, width=0.125)
+# keep the epoch of best validation top-1 too (the experiment runner tests it and the last)
+default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))

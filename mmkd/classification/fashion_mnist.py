@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 
 from mmkd.errors import InvalidValueError, MissingFileError
 from mmkd.registry import DATASETS
+from mmkd.shared.label_subsets import HIDDEN_LABEL, stratified_subset
 
 FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'
 INSTALL_HINT = ('install it with `apt-get install dataset-fashion-mnist` (`make install` does) '
@@ -30,7 +31,6 @@ FILES = dict(train=('train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz'),
              test=('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'))
 CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker',
            'Bag', 'Ankle boot')
-HIDDEN_LABEL = -1
 
 
 def read_idx(path: str, magic: int) -> np.ndarray:
@@ -76,23 +76,6 @@ def load_fashion_mnist(part: str, root: str = FASHION_MNIST_ROOT) -> Tuple[np.nd
         raise InvalidValueError(f'Fashion-MNIST file {label_file!r}: label {labels.max()} outside '
                                 f'0..{len(CLASSES) - 1}')
     return images, labels
-
-
-def stratified_subset(labels: np.ndarray, size: float, seed: int) -> np.ndarray:
-    """Sorted indices of a class-stratified random subset: ``size`` is a count (int) or a fraction
-    of ``labels`` (float in (0, 1]); every class keeps its share, rounded, and at least one."""
-    labels = np.asarray(labels)
-    fraction = size / len(labels) if isinstance(size, int) else float(size)
-    if not 0 < fraction <= 1:
-        raise InvalidValueError(f'subset size: expected a count in 1..{len(labels)} or a fraction '
-                                f'in (0, 1], got {size!r}')
-    rng = np.random.default_rng(seed)
-    chosen = []
-    for c in np.unique(labels):
-        members = np.flatnonzero(labels == c)
-        count = max(1, int(round(fraction * len(members))))
-        chosen.append(rng.choice(members, size=count, replace=False))
-    return np.sort(np.concatenate(chosen))
 
 
 @DATASETS.register_module()

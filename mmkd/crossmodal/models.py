@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from mmkd.errors import InvalidValueError, MissingFileError, StateError
 from mmkd.registry import MODELS
-from mmkd.shared.classifier import conv_bn_relu, predictions, sample_labels
+from mmkd.shared.classifier import (conv_bn_relu, masked_cross_entropy, predictions,
+                                    sample_labels)
 
 __all__ = ['MultiViewImageClassifier', 'ViewMaxPool', 'ULIPPointEncoder']
 
@@ -109,7 +110,7 @@ class MultiViewImageClassifier(BaseModel):
             return logits
         if mode == 'loss':
             labels = sample_labels(data_samples).to(logits.device)
-            return dict(loss_cls=F.cross_entropy(logits, labels))
+            return dict(loss_cls=masked_cross_entropy(logits, labels))
         return predictions(logits, data_samples)
 
 

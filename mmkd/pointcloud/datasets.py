@@ -218,8 +218,10 @@ class SyntheticShapes(_PointDatasetBase):
     loaded from there afterwards. ``self.generated`` tells whether this instance generated.
 
     Args:
-        split: ``'train'`` or ``'test'``.
-        num_train_per_class / num_test_per_class: samples per class in each split.
+        split: ``'train'``, ``'val'`` (held out for model selection; its own generator stream,
+            so adding it changes neither of the others) or ``'test'``.
+        num_train_per_class / num_val_per_class / num_test_per_class: samples per class in
+            each split.
         num_points: points per cloud.
         seed: generation seed.
         cache_dir: where the ``.npz`` files go (None: generate in memory, no cache).
@@ -231,20 +233,25 @@ class SyntheticShapes(_PointDatasetBase):
 
     VERSION = 1
     CLASSES = tuple(SHAPES)
+    # a split's index is its generator stream: append new splits, never reorder (cached files
+    # would silently hold other data)
+    SPLITS = ('train', 'test', 'val')
 
     def __init__(self, split: str = 'train', num_train_per_class: int = 80,
                  num_test_per_class: int = 20, num_points: int = 1024, seed: int = 0,
                  cache_dir: Optional[str] = 'work_dirs/data/synthetic_shapes',
+                 num_val_per_class: int = 20,
                  transforms=None, classes: Optional[Sequence[str]] = None,
                  noise_std: float = 0.01, occlusion_prob: float = 0.3,
                  scale_range: Tuple[float, float] = (0.7, 1.3), progress: bool = True) -> None:
-        if split not in ('train', 'test'):
-            raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
+        if split not in self.SPLITS:
+            raise InvalidValueError(f'split: expected one of {list(self.SPLITS)}, got {split!r}')
         classes = self.CLASSES if classes is None else tuple(classes)
         unknown = [c for c in classes if c not in SHAPES]
         if unknown or not classes:
             raise InvalidValueError(f'classes: unknown shapes {unknown} (known: {list(SHAPES)})')
-        per_class = num_train_per_class if split == 'train' else num_test_per_class
+        per_class = dict(train=num_train_per_class, val=num_val_per_class,
+                         test=num_test_per_class)[split]
         if per_class < 1 or num_points < 1:
             raise InvalidValueError(f'need >= 1 sample per class and point, got {per_class} per '
                                     f'class and num_points={num_points}')
@@ -288,7 +295,7 @@ class SyntheticShapes(_PointDatasetBase):
     def _generate(self, progress: bool):
         p = self.params
         classes, num = p['classes'], p['per_class'] * len(p['classes'])
-        split_id = 0 if p['split'] == 'train' else 1
+        split_id = self.SPLITS.index(p['split'])
         points = np.empty((num, p['num_points'], 3), dtype=np.float32)
         labels = np.arange(num, dtype=np.int64) % len(classes)
         indices = range(num)

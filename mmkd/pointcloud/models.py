@@ -35,7 +35,6 @@ pyg-lib); PyG layers are only given precomputed ``edge_index``.
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 from torch_geometric.nn import EdgeConv, PointNetConv, global_max_pool, global_mean_pool
@@ -43,7 +42,7 @@ from torch_geometric.utils import scatter
 
 from mmkd.errors import InvalidValueError
 from mmkd.registry import MODELS
-from mmkd.shared.classifier import predictions, sample_labels
+from mmkd.shared.classifier import masked_cross_entropy, predictions, sample_labels
 
 from .ops import fps, knn_graph, radius
 
@@ -179,7 +178,7 @@ class _PointClassifier(BaseModel):
             return logits
         if mode == 'loss':
             labels = sample_labels(data_samples).to(logits.device)
-            return dict(loss_cls=F.cross_entropy(logits, labels))
+            return dict(loss_cls=masked_cross_entropy(logits, labels))
         return predictions(logits, data_samples)
 
 

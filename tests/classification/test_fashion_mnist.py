@@ -14,9 +14,9 @@ import torch.nn.functional as F
 
 from mmkd.classification import FashionMNIST, ResNetClassifier
 from mmkd.classification.datasets import shift_image
-from mmkd.classification.fashion_mnist import (FASHION_MNIST_ROOT, HIDDEN_LABEL, load_fashion_mnist,
-                                               read_idx, stratified_subset)
+from mmkd.classification.fashion_mnist import FASHION_MNIST_ROOT, load_fashion_mnist, read_idx
 from mmkd.shared.classifier import masked_cross_entropy
+from mmkd.shared.label_subsets import HIDDEN_LABEL
 from mmkd.distill.cache import augmentation_seed, seeded_rngs
 
 
@@ -103,16 +103,6 @@ def test_labelled_subsets_depend_on_their_seed_only(tmp_path):
     v0 = FashionMNIST('val', root=root, val_size=100, split_seed=0).images
     v1 = FashionMNIST('val', root=root, val_size=100, split_seed=1).images
     assert not torch.equal(v0, v1)
-
-
-def test_stratified_subset_counts_and_errors():
-    labels = np.repeat(np.arange(3), [10, 20, 70])
-    chosen = stratified_subset(labels, 0.1, seed=0)
-    assert Counter(labels[chosen].tolist()) == {0: 1, 1: 2, 2: 7}
-    assert len(np.unique(chosen)) == len(chosen)
-    assert Counter(labels[stratified_subset(labels, 0.01, 0)].tolist()) == {0: 1, 1: 1, 2: 1}
-    with pytest.raises(ValueError, match=r'subset size: expected'):
-        stratified_subset(labels, 1.5, 0)
 
 
 def test_translation_equals_shift_image_and_flip_mirrors(tmp_path):

@@ -100,6 +100,14 @@ def test_patient_protocol_matches_the_teacher_on_mixed_images(tmp_path):
     assert cfg.model.student_loss_weight == 0.0
     assert cfg.train_dataloader.dataset.dataset.mix == 'mixup_cutmix'
     assert cfg.train_dataloader.dataset.num_augs == 8
+    # the ablation: the same label-free objective and schedule on protocol (a)'s 4 augmentations
+    work_dir = results['function matching without mixing (60 epochs)']['work_dir']
+    ablation = Config.fromfile(osp.join(work_dir, 'seed0', 'funmatch_nomix_cnn_fmnist.py'))
+    assert ablation.model.student_loss_weight == 0.0
+    assert ablation.model.distiller.losses.loss_kd.temperature == 1.0
+    assert ablation.train_dataloader.dataset.dataset.get('mix') is None
+    assert ablation.train_dataloader.dataset.num_augs == 4
+    assert ablation.param_scheduler[1].end == cfg.param_scheduler[1].end == 60
 
 
 def test_demo_runs_teacher_scratch_and_kd(tmp_path):

@@ -20,7 +20,7 @@ CONFIGS = osp.join(REPO, 'configs', 'crossmodal')
 
 @pytest.fixture(scope='module')
 def cache_dir(tmp_path_factory):
-    """One SyntheticShapes cache (2 train / 1 test shape per class) for both experiments."""
+    """One SyntheticShapes cache (2 train / 1 val / 1 test shape per class) for the experiments."""
     return str(tmp_path_factory.mktemp('shapes'))
 
 
@@ -32,7 +32,7 @@ def data_options(cache_dir, batch_size=8):
                'train_dataloader.dataset.dataset.num_train_per_class': 2,
                'train_dataloader.dataset.dataset.cache_dir': cache_dir}
     for split in ('val', 'test'):
-        options[f'{split}_dataloader.dataset.dataset.num_test_per_class'] = 1
+        options[f'{split}_dataloader.dataset.dataset.num_{split}_per_class'] = 1
         options[f'{split}_dataloader.dataset.dataset.cache_dir'] = cache_dir
     return options
 
@@ -126,3 +126,58 @@ def test_report_table_teacher_ratio_column():
         '| t | 80.00 | 10 | 1.000 |  |  |',
         '| s | 60.00 | 10 | 1.000 |  | 75.0 % |',
         '| x | 70.00 | 10 | 1.000 |  | 87.5 % |']
+
+
+def tiny_run(run: dict, cache_dir: str, tmp_path) -> dict:
+    """An experiment config's run at a tiny budget: 1 epoch, 2 / 1 / 1 shapes per class, a
+    4/8-channel teacher, its shared folders under ``tmp_path``."""
+    cfg = Config.fromfile(run['config'])
+    options = dict(run.get('cfg_options') or {}, **data_options(cache_dir))
+    train = 'train_dataloader.dataset.dataset'
+    if cfg.train_dataloader.dataset.dataset.type == 'LabelScarce':
+        for key in ('num_train_per_class', 'cache_dir'):
+            options[f'{train}.dataset.{key}'] = options.pop(f'{train}.{key}')
+    if cfg.model.type == 'MultiViewImageClassifier':
+        options['model.channels'] = (4, 8)
+    elif 'teachers' in cfg.model:
+        options['model.teachers.teacher.model.channels'] = (4, 8)
+    run = dict(run, cfg_options=options)
+    if run.get('work_dir'):
+        run['work_dir'] = str(tmp_path / 'shared' / osp.basename(run['work_dir']))
+    return run
+
+
+def run_tiny_experiment(name: str, cache_dir: str, tmp_path):
+    tmp_path.mkdir()
+    exp = Config.fromfile(osp.join(REPO, 'configs', 'experiments', name))
+    runs = [tiny_run(run, cache_dir, tmp_path) for run in exp.runs]
+    return exp, run(tmp_path, runs, metric=exp.metric, seeds=[0], teacher_run=exp.teacher_run,
+                    scratch_run=exp.scratch_run)[1]
+
+
+def test_tiny_ablation_and_label_free_experiments(tmp_path, cache_dir):
+    exp, results = run_tiny_experiment('crossmodal_2d3d_ablations.py', cache_dir,
+                                       tmp_path / 'ablations')
+    assert list(results) == [r['name'] for r in exp.runs]
+    # the student on 128 points learns from the teacher on views of those 128 points
+    work = results['KD (teacher on views of the 128 points)']['per_seed'][0]['work_dir']
+    cfg = Config.fromfile(osp.join(work, 'kd_mvcnn_pointnet_shapes.py'))
+    assert cfg.model.teachers.teacher.checkpoint == results[
+        'teacher (MVCNN, views of the 128 points)']['checkpoint']
+    assert cfg.train_dataloader.dataset.num_points is None
+    assert cfg.train_dataloader.dataset.dataset.transforms[0].num_points == 128
+    # the x0.25-width student has more parameters than the 1/8 one
+    assert results['KD (width x0.25)']['params'] > results['KD']['params']
+
+    exp, results = run_tiny_experiment('crossmodal_2d3d_label_free.py', cache_dir,
+                                       tmp_path / 'label_free')
+    assert list(results) == [r['name'] for r in exp.runs]
+    losses = {name: [x for x in read_scalars(results[name]['per_seed'][0]['scalars'])
+                     if 'loss' in x]
+              for name in ('KD, no 3D labels', 'KD + 1 % labels')}
+    # no 3D label reaches the label-free student's loss; the teacher's outputs do
+    assert losses['KD, no 3D labels']
+    assert all(x['student.loss_cls'] == 0 and x['distill.loss_kd'] > 0
+               for x in losses['KD, no 3D labels'])
+    # with one labelled cloud per class (12 of 24) some batch has a label
+    assert any(x['student.loss_cls'] > 0 for x in losses['KD + 1 % labels'])

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, default_collate
 
 from mmkd.pointcloud.datasets import (ModelNetFolder, PointCloudFolder, SyntheticShapes,
                                       read_mesh)
+from mmkd.pointcloud.synthetic_shapes import make_synthetic_sample
 from mmkd.registry import DATASETS
 
 o3d = pytest.importorskip('open3d')
@@ -223,3 +224,23 @@ def test_synthetic_shapes_options(tmp_path):
         f.truncate(100)
     with pytest.raises(ValueError, match=os.path.basename(good.cache_file)):
         SyntheticShapes('test', cache_dir=str(tmp_path), **TINY)
+
+
+def test_synthetic_shapes_val_split_is_held_out():
+    """The validation split is new data: not the training or test clouds, and generating it
+    leaves those two unchanged (each split has its own generator stream)."""
+    options = dict(TINY, cache_dir=None, classes=['box', 'sphere'])
+    train, test = SyntheticShapes('train', **options), SyntheticShapes('test', **options)
+    val = SyntheticShapes('val', num_val_per_class=3, **options)
+    assert len(val) == 6 and val.labels == [0, 1] * 3
+    for other in (train, test):
+        distances = np.abs(val.points[:, None] - other.points[None]).reshape(
+            len(val), len(other), -1).max(-1)
+        assert distances.min() > 0.1
+    # train and test keep the generator streams they had before 'val' existed
+    assert SyntheticShapes.SPLITS[:2] == ('train', 'test')
+    sample = make_synthetic_sample('sphere', np.random.default_rng((3, 1, 1)), 256, (0.7, 1.3),
+                                   0.01, 0.3)
+    assert np.array_equal(test.points[1], sample)
+    with pytest.raises(ValueError, match=r"split: expected one of \['train', 'test', 'val'\]"):
+        SyntheticShapes('valid', **options)

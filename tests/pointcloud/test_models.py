@@ -74,10 +74,16 @@ def test_loss_backward_reaches_all_params(name):
     assert set(losses) == {'loss_cls'}
     assert torch.isfinite(losses['loss_cls'])
     losses['loss_cls'].backward()
+    # the shift (bias) of the last batch norm before the global pool moves every cloud's pooled
+    # feature alike, which the head's batch norm removes in training: its gradient is exactly 0
+    # (rounding leaves ~1e-9 with 2 threads, 0.0 with 1), so only its presence is checked
+    shift_removed = {'PointNetClassifier': 'encoder.4.bias',
+                     'PointNet2Classifier': 'global_sa.mlp.4.bias'}.get(name)
     for pname, p in model.named_parameters():
         assert p.grad is not None, pname
         assert torch.isfinite(p.grad).all(), pname
-        assert p.grad.abs().sum() > 0, pname
+        if pname != shift_removed:
+            assert p.grad.abs().sum() > 0, pname
 
 
 @pytest.mark.parametrize('name', ALL)
@@ -306,3 +312,16 @@ def test_mmengine_train_step(name):
     for o in outputs:
         assert int(o['pred_label']) == int(o['scores'].argmax())
         assert float(o['scores'].detach().sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_hidden_labels_are_skipped_by_the_loss():
+    """Labels of -1 (LabelScarce's hidden labels) do not reach the loss: a batch without any
+    known label gives 0, and the known ones give the cross-entropy of those samples only."""
+    model = PointNetClassifier(num_classes=3, width=0.125).eval()  # no dropout noise
+    points = torch.randn(4, 32, 3)
+    logits = model(points)
+    hidden = model(points, dict(labels=torch.full((4,), -1)), mode='loss')['loss_cls']
+    assert hidden.item() == 0.0
+    some = model(points, dict(labels=torch.tensor([2, -1, 0, -1])), mode='loss')['loss_cls']
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([2, 0]))
+    assert some.item() == pytest.approx(expected.item(), rel=1e-5)

@@ -15,13 +15,15 @@ train_dataloader = dict(
                               transforms=[dict(type='SamplePoints', num_points=512),
                                           dict(type='RandomRotation', axis='z'),
                                           dict(type='Jitter', sigma=0.01, clip=0.05)])))
-val_dataloader = dict(
-    batch_size=120, num_workers=0,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(caption_cfg, inputs='image', choice='cycle',
-                 dataset=dict(type='SyntheticShapes', split='test',
-                              transforms=[dict(type='SamplePoints', num_points=512, seed=0)])))
-test_dataloader = val_dataloader
+# validation (model selection): the held-out 'val' split; the test split gives the figures only
+eval_loader = dict(batch_size=120, num_workers=0,
+                   sampler=dict(type='DefaultSampler', shuffle=False),
+                   collate_fn=dict(type='default_collate'))
+eval_shapes = dict(type='SyntheticShapes', split='val',
+                   transforms=[dict(type='SamplePoints', num_points=512, seed=0)])
+val_dataloader = dict(eval_loader, dataset=dict(caption_cfg, inputs='image', choice='cycle',
+                                                dataset=eval_shapes))
+test_dataloader = dict(eval_loader, dataset=dict(caption_cfg, inputs='image', choice='cycle',
+                                                 dataset=dict(eval_shapes, split='test')))
 val_evaluator = dict(type='ZeroShotAccuracy', topk=(1, 5))
 test_evaluator = val_evaluator
