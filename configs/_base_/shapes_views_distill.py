@@ -2,8 +2,7 @@
 # (configs/crossmodal/mvcnn_teacher_shapes.py), which reads the depth views from
 # data_samples['views'], and the PointNet student at 1/8 width (13 k parameters) on 128 of the
 # 1024 points the views are rendered from.
-_base_ = ['./default_runtime.py', './datasets/synthetic_shapes_views.py',
-          './schedules/shapes_views_20e.py']
+_base_ = ['./shapes_views.py']
 teacher_cfg = dict(type='MultiViewImageClassifier', channels=(16, 32, 64), num_classes=12)
 student_cfg = dict(type='PointNetClassifier', num_classes=12, width=0.125)
 # Written by `python tools/train.py configs/crossmodal/mvcnn_teacher_shapes.py` (the experiment
@@ -20,5 +19,3 @@ model = dict(
         recorders=dict(student=dict(logits='head', feat='pool', points='encoder'),
                        teacher=dict(logits='head', feat='pooled', maps='view_maps')),
         losses=dict()))
-# keep the epoch of best validation top-1 too (the experiment runner tests it and the last)
-default_hooks = dict(checkpoint=dict(save_best='accuracy/top1', rule='greater'))
