@@ -45,6 +45,37 @@ def kill_at_random(proc, rng, low, high):
     return None
 
 
+def logged_iterations(work_dir, old_logs):
+    """Training iterations logged by the run that wrote no log among ``old_logs``."""
+    count = 0
+    for log in training_logs(work_dir) - old_logs:
+        with open(log) as f:
+            count += f.read().count('Epoch(train)')
+    return count
+
+
+def training_logs(work_dir):
+    if not osp.isdir(work_dir):
+        return set()
+    return {osp.join(work_dir, d, f'{d}.log') for d in os.listdir(work_dir)
+            if osp.isfile(osp.join(work_dir, d, f'{d}.log'))}
+
+
+def kill_after_iterations(proc, rng, work_dir, low, high):
+    """SIGKILL once the run has logged a random number of iterations in [low, high] (counted
+    on the clock of the run, not the wall clock, so a slow start does not move the kill before
+    training); None when the process finished first (its exit code)."""
+    old_logs, target = training_logs(work_dir), rng.randint(low, high)
+    while logged_iterations(work_dir, old_logs) < target:
+        if proc.poll() is not None:
+            return proc.returncode
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.05))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return None
+
+
 def assert_whole_checkpoints(work_dir):
     allow_mmengine_checkpoint_types()
     for name in os.listdir(work_dir):
@@ -76,9 +107,11 @@ def test_random_kills_then_resume_match_an_uninterrupted_run(tmp_path):
     for attempt in range(40):
         resume = ['--resume'] if attempt else []
         proc = start([train, STUDENT, '--work-dir', killed, *resume, '--cfg-options', *OPTIONS])
-        if kills < KILLS:
-            # the interpreter and imports take a few seconds; the training about one
-            code = kill_at_random(proc, rng, 3.0, 9.0)
+        if kills == 0:
+            code = kill_at_random(proc, rng, 0.5, 2.0)  # during the imports or the set-up
+        elif kills < KILLS:
+            # 8 iterations an epoch, a checkpoint after each: kills land in steps and in writes
+            code = kill_after_iterations(proc, rng, killed, 3, 20)
         else:
             code = proc.wait(timeout=600)
         if osp.isdir(killed):
