@@ -1,6 +1,6 @@
 # Shared by the point-cloud distillation configs: a PointNet teacher (0.80 M parameters) and a
 # PointNet student at 1/8 width (13 k), both on the same 512 points of each synthetic shape.
-_base_ = ['./default_runtime.py', './datasets/synthetic_shapes.py', './schedules/shapes_40e.py']
+_base_ = ['./shapes.py']
 teacher_cfg = dict(type='PointNetClassifier', num_classes=12)
 student_cfg = dict(type='PointNetClassifier', num_classes=12, width=0.125)
 # Written by `python tools/train.py configs/pointcloud/pointnet_teacher_shapes.py`.

@@ -275,8 +275,9 @@ class SyntheticCaptionedScenes(_ImageTextBase):
     keeps everything in memory.
 
     Args:
-        split: ``'train'`` or ``'test'``.
-        num_train / num_test: samples in each split.
+        split: ``'train'``, ``'val'`` (held out for model selection; its own generator stream,
+            so adding it changes neither of the others) or ``'test'``.
+        num_train / num_test / num_val: samples in each split.
         image_size: square image side in pixels.
         seed: generation seed.
         cache_dir: folder of the ``.npz`` files (None: in memory only).
@@ -294,9 +295,12 @@ class SyntheticCaptionedScenes(_ImageTextBase):
 
     VERSION = 1
     LABEL_TYPES = ('shape', 'color', 'shape_color')
+    # a split's index is its generator stream: append new splits, never reorder (cached files
+    # would silently hold other data)
+    SPLITS = ('train', 'test', 'val')
 
     def __init__(self, split: str = 'train', num_train: int = 3000, num_test: int = 600,
-                 image_size: int = 48, seed: int = 0,
+                 image_size: int = 48, seed: int = 0, num_val: int = 600,
                  cache_dir: Optional[str] = 'work_dirs/data/synthetic_scenes',
                  label_type: str = 'shape', shapes: Optional[Sequence[str]] = None,
                  colors: Optional[Sequence[str]] = None, relation_prob: float = 0.4,
@@ -304,8 +308,8 @@ class SyntheticCaptionedScenes(_ImageTextBase):
                  color_jitter: float = 25.0, rotation: float = 15.0,
                  position_jitter: float = 0.04, transforms: Optional[Callable] = None,
                  progress: bool = True) -> None:
-        if split not in ('train', 'test'):
-            raise InvalidValueError(f"split: expected 'train' or 'test', got {split!r}")
+        if split not in self.SPLITS:
+            raise InvalidValueError(f'split: expected one of {list(self.SPLITS)}, got {split!r}')
         if label_type not in self.LABEL_TYPES:
             raise InvalidValueError(f'label_type: expected one of {self.LABEL_TYPES}, got '
                                     f'{label_type!r}')
@@ -321,7 +325,7 @@ class SyntheticCaptionedScenes(_ImageTextBase):
                                     f'{list(colors)}')
         if not 1 <= max_count <= 3:
             raise InvalidValueError(f'max_count: expected 1..3, got {max_count}')
-        num = int(num_train if split == 'train' else num_test)
+        num = int(dict(train=num_train, test=num_test, val=num_val)[split])
         if num < 1 or image_size < 8:
             raise InvalidValueError(f'need >= 1 sample and image_size >= 8, got {num} samples and '
                                     f'image_size={image_size}')
@@ -388,7 +392,7 @@ class SyntheticCaptionedScenes(_ImageTextBase):
     def _generate(self, progress: bool):
         p = self.params
         shapes, colors, num = p['shapes'], p['colors'], p['num']
-        split_id = 0 if p['split'] == 'train' else 1
+        split_id = self.SPLITS.index(p['split'])
         num_classes = len(self.metainfo['classes'])
         images = np.empty((num, p['image_size'], p['image_size'], 3), dtype=np.uint8)
         captions, labels = [], np.arange(num, dtype=np.int64) % num_classes

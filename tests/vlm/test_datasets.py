@@ -77,6 +77,18 @@ def test_scenes_deterministic_for_a_seed():
     assert shorter.images.tobytes() == a.images[:10].tobytes()
 
 
+def test_scenes_val_split_is_held_out():
+    """The validation split is new scenes, and adding it left the train and test streams (and
+    so every cached file) as they were: split ids 0 and 1."""
+    train, test = scenes(seed=1), scenes(seed=1, split='test', num_test=48)
+    val = scenes(seed=1, split='val', num_val=48)
+    assert len(val) == 48 and val.labels == train.labels
+    for other in (train, test):
+        assert not (val.images[:, None] == other.images[None]).all(axis=(2, 3, 4)).any()
+    assert SyntheticCaptionedScenes.SPLITS[:2] == ('train', 'test')
+    assert scenes(seed=1, split='val', num_val=6).texts == val.texts[:6]
+
+
 def test_scenes_cache_written_once_and_reused(tmp_path):
     first = scenes(cache_dir=str(tmp_path))
     assert first.generated
@@ -181,8 +193,8 @@ def test_scene_distractors_are_tiny_and_unmentioned():
 
 
 def test_scenes_bad_args():
-    with pytest.raises(ValueError, match='split'):
-        scenes(split='val')
+    with pytest.raises(ValueError, match=r"split: expected one of \['train', 'test', 'val'\]"):
+        scenes(split='valid')
     with pytest.raises(ValueError, match='label_type'):
         scenes(label_type='size')
     with pytest.raises(ValueError, match='shapes'):

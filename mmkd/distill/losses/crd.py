@@ -54,13 +54,18 @@ class CRDLoss(nn.Module):
         num_negatives: negatives K per sample (official: 16384; 4096 here by default).
         temperature: NCE temperature T (official: 0.07).
         momentum: memory update momentum (official: 0.5).
+        shared_negatives: draw one set of ``K`` negatives for the whole batch instead of one per
+            sample. Each sample's NCE term has the same distribution; the negatives of different
+            samples are no longer independent. The scores are then one ``[N, D] x [D, K]``
+            product instead of a gather of ``N * (K + 1)`` memory rows: about 30x fewer memory
+            reads for ``N = 128``, which is what makes CRD affordable on a CPU.
     """
 
     shape_pairs = ()
 
     def __init__(self, student_channels: int, teacher_channels: int, num_data: int,
                  embed_dim: int = 128, num_negatives: int = 4096, temperature: float = 0.07,
-                 momentum: float = 0.5) -> None:
+                 momentum: float = 0.5, shared_negatives: bool = False) -> None:
         super().__init__()
         check_positive('CRDLoss', temperature=temperature)
         self.student_channels = student_channels
@@ -69,6 +74,7 @@ class CRDLoss(nn.Module):
         self.num_negatives = num_negatives
         self.temperature = temperature
         self.momentum = momentum
+        self.shared_negatives = shared_negatives
         self.embed_student = nn.Linear(student_channels, embed_dim)
         self.embed_teacher = nn.Linear(teacher_channels, embed_dim)
         # Official initialisation: uniform in [-stdv, stdv], stdv = 1 / sqrt(embed_dim / 3), so
@@ -98,10 +104,18 @@ class CRDLoss(nn.Module):
                                     f'{tuple(feats.shape)})')
         return F.normalize(linear(flat), p=2, dim=1)
 
-    def _scores(self, embed: Tensor, memory: Tensor, idx: Tensor, z_name: str) -> Tensor:
-        """``exp(<embed_i, memory[idx_ik]> / T) / Z``, ``[N, K + 1]``; sets ``Z`` on first use."""
-        weights = memory[idx].detach()  # [N, K + 1, D]
-        scores = torch.exp(torch.einsum('nkd,nd->nk', weights, embed) / self.temperature)
+    def _scores(self, embed: Tensor, memory: Tensor, idx, z_name: str) -> Tensor:
+        """``exp(<embed_i, memory[idx_ik]> / T) / Z``, ``[N, K + 1]``; sets ``Z`` on first use.
+
+        ``idx`` is ``[N, K + 1]`` (a contrast set per sample) or, with shared negatives, the
+        pair ``(sample_idx [N], negatives [K])``."""
+        if isinstance(idx, tuple):
+            sample_idx, negatives = idx
+            positives = (memory[sample_idx].detach() * embed).sum(1, keepdim=True)
+            logits = torch.cat([positives, embed @ memory[negatives].detach().t()], dim=1)
+        else:
+            logits = torch.einsum('nkd,nd->nk', memory[idx].detach(), embed)  # [N, K + 1]
+        scores = torch.exp(logits / self.temperature)
         z = getattr(self, z_name)
         if z < 0:
             z.copy_(scores.detach().mean() * self.num_data)
@@ -121,7 +135,10 @@ class CRDLoss(nn.Module):
                                     f'{tuple(teacher_feats.shape)}')
         self._check_indices('sample_idx', sample_idx, (batch_size, ))
         sample_idx = sample_idx.long()
-        if contrast_idx is None:
+        if contrast_idx is None and self.shared_negatives:
+            contrast_idx = (sample_idx, torch.randint(self.num_data, (self.num_negatives, ),
+                                                      device=sample_idx.device))
+        elif contrast_idx is None:
             contrast_idx = torch.randint(self.num_data, (batch_size, self.num_negatives + 1),
                                          device=sample_idx.device)
             contrast_idx[:, 0] = sample_idx

@@ -152,3 +152,18 @@ def test_bad_indices_raise():
         crd(s, t, torch.tensor([1, 2]), torch.tensor([[1, 2, 3, 11], [2, 3, 4, 5]]))
     with pytest.raises(ValueError, match='student_feats flattens to 7 values'):
         crd(randn(2, 7), t, torch.tensor([1, 2]))
+
+
+def test_shared_negatives_equal_per_sample_contrast_sets_that_share_their_negatives():
+    per_sample, shared = build(), build()
+    shared.shared_negatives = True
+    s, t, sample_idx = randn(4, 6, seed=9), randn(4, 5, seed=10), torch.tensor([2, 5, 6, 0])
+    for step in range(2):  # the first call sets Z, the second uses it and the updated memory
+        torch.manual_seed(step)
+        negatives = torch.randint(NUM_DATA, (K, ))
+        contrast_idx = torch.cat([sample_idx[:, None], negatives.expand(4, K)], dim=1)
+        torch.manual_seed(step)  # the shared loss draws the same negatives
+        assert shared(s, t, sample_idx).item() == pytest.approx(
+            per_sample(s, t, sample_idx, contrast_idx).item(), rel=1e-12)
+        for name in ('memory_student', 'memory_teacher', 'z_student', 'z_teacher'):
+            torch.testing.assert_close(getattr(shared, name), getattr(per_sample, name))

@@ -1,0 +1,71 @@
+"""Every config in configs/ loads and names types its registries know, and every experiment's
+runs point at configs that exist: a typo fails here, not an hour into an experiment."""
+import os.path as osp
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from conftest import REPO
+from mmkd.registry import DATASETS, HOOKS, LOSSES, METRICS, MODELS
+
+CONFIGS = Path(REPO) / 'configs'
+RUN_CONFIGS = sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob('*.py')
+                     if p.parts[len(CONFIGS.parts)] not in ('_base_', 'experiments'))
+EXPERIMENTS = sorted(p.name for p in (CONFIGS / 'experiments').glob('*.py'))
+
+
+def nested_types(cfg, key):
+    """The ``type`` of ``cfg[key]`` and of every ``dataset``/``dataset.dataset`` it wraps."""
+    found, node = [], cfg.get(key)
+    while isinstance(node, dict) and 'type' in node:
+        found.append(node['type'])
+        node = node.get('dataset')
+    return found
+
+
+def assert_registered(registry, name, where):
+    if isinstance(name, str):
+        assert registry.get(name) is not None, f'{where}: {name!r} is not in {registry.name}'
+
+
+@pytest.mark.parametrize('name', RUN_CONFIGS)
+def test_config_names_registered_types(name):
+    init_default_scope('mmkd')
+    cfg = Config.fromfile(str(CONFIGS / name))
+    assert_registered(MODELS, cfg.model.type, f'{name}: model.type')
+    if isinstance(cfg.model.get('student'), dict):
+        assert_registered(MODELS, cfg.model.student.get('type'), f'{name}: model.student.type')
+    for teacher, spec in (cfg.model.get('teachers') or {}).items():
+        if 'model' in spec:  # else the student's EMA
+            assert_registered(MODELS, spec['model']['type'], f'{name}: model.teachers.{teacher}')
+    for loss, spec in ((cfg.model.get('distiller') or {}).get('losses') or {}).items():
+        assert_registered(LOSSES, spec['type'], f'{name}: model.distiller.losses.{loss}')
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if loader is not None:
+            for dataset in nested_types(loader, 'dataset'):
+                assert_registered(DATASETS, dataset, f'{name}: {split}_dataloader.dataset')
+        evaluator = cfg.get(f'{split}_evaluator')
+        for metric in evaluator if isinstance(evaluator, list) else [evaluator]:
+            if isinstance(metric, dict):
+                assert_registered(METRICS, metric['type'], f'{name}: {split}_evaluator')
+    for hook, spec in (cfg.get('default_hooks') or {}).items():
+        if isinstance(spec, dict):
+            assert_registered(HOOKS, spec['type'], f'{name}: default_hooks.{hook}')
+    for spec in cfg.get('custom_hooks') or []:
+        assert_registered(HOOKS, spec['type'], f'{name}: custom_hooks')
+
+
+@pytest.mark.parametrize('name', EXPERIMENTS)
+def test_experiment_runs_point_at_configs(name):
+    exp = Config.fromfile(str(CONFIGS / 'experiments' / name))
+    names = [run['name'] for run in exp.runs]
+    assert len(set(names)) == len(names), f'{name}: run names repeat: {names}'
+    for i, run in enumerate(exp.runs):
+        assert osp.isfile(osp.join(REPO, run['config'])), f"{name}: runs[{i}].config"
+        assert '/' not in run['name'], f'{name}: runs[{i}].name'
+        if run.get('teacher_from'):
+            assert run['teacher_from'] in names[:i], \
+                f"{name}: runs[{i}].teacher_from {run['teacher_from']!r} is not an earlier run"
