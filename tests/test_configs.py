@@ -1,5 +1,6 @@
 """Every config in configs/ loads and names types its registries know, and every experiment's
 runs point at configs that exist: a typo fails here, not an hour into an experiment."""
+import inspect
 import os.path as osp
 from pathlib import Path
 
@@ -69,3 +70,37 @@ def test_experiment_runs_point_at_configs(name):
         if run.get('teacher_from'):
             assert run['teacher_from'] in names[:i], \
                 f"{name}: runs[{i}].teacher_from {run['teacher_from']!r} is not an earlier run"
+        if run.get('cfg_options'):
+            cfg = Config.fromfile(osp.join(REPO, run['config']))
+            for option in run['cfg_options']:
+                assert option_exists(cfg, option), f'{name}: runs[{i}].cfg_options {option!r}'
+
+
+def option_exists(cfg, option: str) -> bool:
+    """Whether an option names a key of the config (``a.b.0.c``: ``a.b[0].c``), or a new key of
+    a node whose registered class takes it as an argument (a parameter left at its default)."""
+    node, *parents_and_key = [cfg.to_dict(), *option.split('.')]
+    *parents, key = parents_and_key
+    for part in parents:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return False
+    if isinstance(node, list):
+        return key.isdigit() and int(key) < len(node)
+    if not isinstance(node, dict):
+        return False
+    if key in node:
+        return True
+    cls = registered_class(node.get('type'))
+    return cls is not None and key in inspect.signature(cls).parameters
+
+
+def registered_class(name):
+    init_default_scope('mmkd')
+    for registry in (MODELS, DATASETS, LOSSES, METRICS, HOOKS):
+        if isinstance(name, str) and registry.get(name) is not None:
+            return registry.get(name)
+    return None

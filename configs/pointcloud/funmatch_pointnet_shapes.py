@@ -1,6 +1,6 @@
 # Patient and consistent function matching (Beyer et al., CVPR 2022) for the 1/8-width PointNet:
 # no labels, the student matches the teacher's prediction (KL at T=1) on the very same augmented
-# points, over a long schedule (200 epochs), from a cache of 32 augmentations per cloud (8 times
+# points, over a long schedule (200 epochs), from a cache of 32 augmentations per cloud (4 times
 # the 40-epoch runs' 8), so the patient schedule costs what training the student alone does.
 _base_ = ['../_base_/shapes_distill_cached.py']
 teacher_cache_dir = 'work_dirs/teacher_cache/shapes_pointnet_32augs'

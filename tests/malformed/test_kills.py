@@ -5,6 +5,7 @@ of an uninterrupted run. Real subprocesses, several kills each, at seeded random
 import os
 import os.path as osp
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,14 @@ def training_logs(work_dir):
             if osp.isfile(osp.join(work_dir, d, f'{d}.log'))}
 
 
+def iterations_left(work_dir):
+    """Training iterations a resumed run still has to do (6 epochs of 8)."""
+    marker = osp.join(work_dir, 'last_checkpoint')
+    named = open(marker).read().strip() if osp.isfile(marker) else ''
+    match = re.search(r'epoch_(\d+)\.pth$', named)
+    return (6 - (int(match.group(1)) if match else 0)) * 8
+
+
 def kill_after_iterations(proc, rng, work_dir, low, high):
     """SIGKILL once the run has logged a random number of iterations in [low, high] (counted
     on the clock of the run, not the wall clock, so a slow start does not move the kill before
@@ -107,11 +116,12 @@ def test_random_kills_then_resume_match_an_uninterrupted_run(tmp_path):
     for attempt in range(40):
         resume = ['--resume'] if attempt else []
         proc = start([train, STUDENT, '--work-dir', killed, *resume, '--cfg-options', *OPTIONS])
-        if kills == 0:
+        left = iterations_left(killed)
+        if kills < KILLS and (kills == 0 or left < 4):
             code = kill_at_random(proc, rng, 0.5, 2.0)  # during the imports or the set-up
         elif kills < KILLS:
-            # 8 iterations an epoch, a checkpoint after each: kills land in steps and in writes
-            code = kill_after_iterations(proc, rng, killed, 3, 20)
+            # before the end of training, in a step or in a checkpoint write
+            code = kill_after_iterations(proc, rng, killed, 3, min(20, left - 1))
         else:
             code = proc.wait(timeout=600)
         if osp.isdir(killed):

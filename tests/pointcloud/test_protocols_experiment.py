@@ -58,8 +58,10 @@ def experiment(tmp_path_factory):
     return exp, {r['name']: r for r in outcome['results']}, str(tmp / 'caches')
 
 
-def train_records(result):
-    return [x for x in read_scalars(result['scalars']) if 'loss' in x]
+def train_records(result, key):
+    records = [x for x in read_scalars(result['scalars']) if 'loss' in x]
+    assert records and all(key in x for x in records), (result['name'], key)
+    return records
 
 
 def test_every_run_of_the_experiment_trains(experiment):
@@ -77,10 +79,11 @@ def test_cached_runs_read_the_cache_the_runner_wrote(experiment):
     for name in ('KD (cached teacher)', 'function matching (200 epochs, no labels)',
                  'KD (10 % labels)', 'KD (width x0.25)'):
         assert TeacherCache(osp.join(caches, name)).num_augs == 2
-        assert all(x['distill.loss_kd'] >= 0 for x in train_records(results[name])), name
+        assert all(x['distill.loss_kd'] > 0 for x in train_records(results[name],
+                                                                    'distill.loss_kd')), name
     # function matching: the KL to the teacher only, no label loss
-    assert all(x['student.loss_cls'] == 0 for x in
-               train_records(results['function matching (200 epochs, no labels)']))
+    assert all(x['student.loss_cls'] == 0 for x in train_records(
+        results['function matching (200 epochs, no labels)'], 'student.loss_cls'))
 
 
 def test_label_scarce_runs_keep_a_stratified_tenth_of_the_labels(experiment):
@@ -95,7 +98,9 @@ def test_label_scarce_runs_keep_a_stratified_tenth_of_the_labels(experiment):
         dataset = cfg.train_dataloader.dataset
         while dataset.type != 'LabelScarce':
             dataset = dataset.dataset
-        labels = [DATASETS.build(dataset)[i]['data_samples']['labels'] for i in range(24)]
+        assert dataset.labelled_fraction == 0.1, name
+        built = DATASETS.build(dataset)
+        labels = [built[i]['data_samples']['labels'] for i in range(24)]
         kept = [label for label in labels if label != HIDDEN_LABEL]
         # 2 shapes of each of 12 classes: 10 % rounds up to one labelled shape of each class
         assert sorted(kept) == list(range(12)), name

@@ -2,6 +2,7 @@
 and the captioned image folder, on small real files written with PIL in tmp_path."""
 import json
 import os
+import os.path as osp
 import re
 import warnings
 
@@ -85,8 +86,16 @@ def test_scenes_val_split_is_held_out():
     assert len(val) == 48 and val.labels == train.labels
     for other in (train, test):
         assert not (val.images[:, None] == other.images[None]).all(axis=(2, 3, 4)).any()
-    assert SyntheticCaptionedScenes.SPLITS[:2] == ('train', 'test')
     assert scenes(seed=1, split='val', num_val=6).texts == val.texts[:6]
+
+
+def test_scenes_train_and_test_files_kept_their_names(tmp_path):
+    """The cache file names hash the generation parameters: pinned, so that a new parameter
+    (such as num_val) cannot silently orphan every cached train and test file."""
+    names = [osp.basename(scenes(seed=1, split=split, cache_dir=str(tmp_path)).cache_file)
+             for split in ('train', 'test')]
+    assert names == ['synthetic_scenes_train_n48_i32_s1_9891b33e58.npz',
+                     'synthetic_scenes_test_n16_i32_s1_61934d23ab.npz']
 
 
 def test_scenes_cache_written_once_and_reused(tmp_path):

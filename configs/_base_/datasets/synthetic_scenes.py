@@ -1,8 +1,8 @@
 # Captioned synthetic scenes (8 shapes x 8 colours, 48x48), generated once and cached in
 # work_dirs/data. Zero-shot class = the shape of the main object; metrics: zero-shot top-1/top-5
 # from prompt templates and image<->text retrieval recall on the 1000 test scenes. 20000 training
-# scenes: with 3000 the teacher memorised the captions (train loss 0.27, zero-shot 18 %). 1000
-# held-out 'val' scenes choose the best epoch; the test scenes give the figures only.
+# scenes: with 3000 the teacher memorised the captions (train loss 0.27, zero-shot 18 %). The
+# validation passes run on 1000 held-out 'val' scenes; the test scenes give the figures only.
 scene_dataset = dict(type='SyntheticCaptionedScenes', image_size=48, num_train=20000,
                      num_test=1000, num_val=1000)
 train_dataloader = dict(

@@ -57,8 +57,9 @@ class CRDLoss(nn.Module):
         shared_negatives: draw one set of ``K`` negatives for the whole batch instead of one per
             sample. Each sample's NCE term has the same distribution; the negatives of different
             samples are no longer independent. The scores are then one ``[N, D] x [D, K]``
-            product instead of a gather of ``N * (K + 1)`` memory rows: about 30x fewer memory
-            reads for ``N = 128``, which is what makes CRD affordable on a CPU.
+            product instead of a gather of ``N * (K + 1)`` memory rows (``N + K`` rows are read
+            instead: 124x fewer for ``N = 128``, ``K = 4096``), which is what makes CRD
+            affordable on a CPU.
     """
 
     shape_pairs = ()
