@@ -4,7 +4,7 @@ Official code: https://github.com/HobbitLong/RepDistiller (``crd/criterion.py``,
 ``crd/memory.py``).
 """
 import math
-from typing import Optional
+from typing import Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -105,7 +105,8 @@ class CRDLoss(nn.Module):
                                     f'{tuple(feats.shape)})')
         return F.normalize(linear(flat), p=2, dim=1)
 
-    def _scores(self, embed: Tensor, memory: Tensor, idx, z_name: str) -> Tensor:
+    def _scores(self, embed: Tensor, memory: Tensor, idx: Union[Tensor, Tuple[Tensor, Tensor]],
+                z_name: str) -> Tensor:
         """``exp(<embed_i, memory[idx_ik]> / T) / Z``, ``[N, K + 1]``; sets ``Z`` on first use.
 
         ``idx`` is ``[N, K + 1]`` (a contrast set per sample) or, with shared negatives, the
