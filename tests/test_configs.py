@@ -61,6 +61,7 @@ def test_config_names_registered_types(name):
 
 @pytest.mark.parametrize('name', EXPERIMENTS)
 def test_experiment_runs_point_at_configs(name):
+    init_default_scope('mmkd')
     exp = Config.fromfile(str(CONFIGS / 'experiments' / name))
     names = [run['name'] for run in exp.runs]
     assert len(set(names)) == len(names), f'{name}: run names repeat: {names}'
@@ -99,7 +100,6 @@ def option_exists(cfg, option: str) -> bool:
 
 
 def registered_class(name):
-    init_default_scope('mmkd')
     for registry in (MODELS, DATASETS, LOSSES, METRICS, HOOKS):
         if isinstance(name, str) and registry.get(name) is not None:
             return registry.get(name)

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from mmkd.errors import InvalidValueError, MissingFileError
 from mmkd.registry import DATASETS
-from mmkd.shared.label_subsets import HIDDEN_LABEL, stratified_subset
+from mmkd.shared.label_subsets import HIDDEN_LABEL, labelled_mask, stratified_subset
 
 FASHION_MNIST_ROOT = '/usr/share/datasets/fashion-mnist'
 INSTALL_HINT = ('install it with `apt-get install dataset-fashion-mnist` (`make install` does) '
@@ -130,10 +130,7 @@ class FashionMNIST(Dataset):
             val = stratified_subset(labels, int(val_size), split_seed)
             keep = val if split == 'val' else np.setdiff1d(np.arange(len(labels)), val)
             images, labels = images[keep], labels[keep]
-        labelled = np.ones(len(labels), dtype=bool)
-        if labelled_fraction != 1.0:
-            labelled[:] = False
-            labelled[stratified_subset(labels, float(labelled_fraction), labelled_seed)] = True
+        labelled = labelled_mask(labels, labelled_fraction, labelled_seed)
         keep = dict(all=slice(None), labelled=labelled, unlabelled=~labelled)[subset]
         images, labels, labelled = images[keep], labels[keep], labelled[keep]
         if num_samples is not None:

@@ -29,6 +29,15 @@ def stratified_subset(labels: np.ndarray, size: float, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
+def labelled_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the samples whose labels are kept: a stratified ``fraction`` of
+    ``labels`` (:func:`stratified_subset`), none for 0 and all for 1."""
+    mask = np.zeros(len(labels), dtype=bool)
+    if fraction > 0:
+        mask[stratified_subset(np.asarray(labels), float(fraction), seed)] = True
+    return mask
+
+
 @DATASETS.register_module()
 class LabelScarce(Dataset):
     """A dataset whose labels the losses see only on a stratified fraction of its samples.
@@ -54,10 +63,7 @@ class LabelScarce(Dataset):
         if not 0 <= labelled_fraction <= 1:
             raise InvalidValueError('LabelScarce.labelled_fraction: expected a share in [0, 1], '
                                     f'got {labelled_fraction!r}')
-        self.labelled = np.zeros(len(labels), dtype=bool)
-        if labelled_fraction > 0:
-            self.labelled[stratified_subset(np.asarray(labels), float(labelled_fraction),
-                                            seed)] = True
+        self.labelled = labelled_mask(labels, labelled_fraction, seed)
         self.labels = [int(y) if keep else HIDDEN_LABEL for y, keep in zip(labels, self.labelled)]
         self.metainfo = dict(getattr(self.dataset, 'metainfo', {}) or {})
 

@@ -19,9 +19,10 @@ from mmkd.fileio import allow_mmengine_checkpoint_types
 
 STUDENT = osp.join(REPO, 'configs', 'digits', 'cnn_student_digits.py')
 KD_CACHED = osp.join(REPO, 'configs', 'digits', 'kd_cnn_digits_cached.py')
+EPOCHS, ITERS_PER_EPOCH = 6, 256 // 32
 OPTIONS = ['train_dataloader.dataset.num_samples=256', 'train_dataloader.batch_size=32',
-           'train_cfg.max_epochs=6', 'train_cfg.val_interval=6',
-           'param_scheduler.0.T_max=6', 'default_hooks.logger.interval=1']
+           f'train_cfg.max_epochs={EPOCHS}', f'train_cfg.val_interval={EPOCHS}',
+           f'param_scheduler.0.T_max={EPOCHS}', 'default_hooks.logger.interval=1']
 KILLS = 5
 
 
@@ -63,11 +64,11 @@ def training_logs(work_dir):
 
 
 def iterations_left(work_dir):
-    """Training iterations a resumed run still has to do (6 epochs of 8)."""
+    """Training iterations a resumed run still has to do."""
     marker = osp.join(work_dir, 'last_checkpoint')
     named = open(marker).read().strip() if osp.isfile(marker) else ''
     match = re.search(r'epoch_(\d+)\.pth$', named)
-    return (6 - (int(match.group(1)) if match else 0)) * 8
+    return (EPOCHS - (int(match.group(1)) if match else 0)) * ITERS_PER_EPOCH
 
 
 def kill_after_iterations(proc, rng, work_dir, low, high):
@@ -101,7 +102,7 @@ def orphans(directory):
 
 
 def final_state(work_dir):
-    path = osp.join(work_dir, 'epoch_6.pth')
+    path = osp.join(work_dir, f'epoch_{EPOCHS}.pth')
     return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
 
 
