@@ -2,8 +2,7 @@
 # student (which keeps its own CLIP loss), the recorders and connectors. The student's 64-d
 # embeddings reach the teacher's 128-d space through linear connectors where a loss compares
 # them directly (FD, MFD, GD, ICL).
-_base_ = ['./default_runtime.py', './datasets/synthetic_scenes.py',
-          './schedules/scenes_3e.py', './models/clip_scenes.py']
+_base_ = ['./scenes.py', './schedules/scenes_3e.py', './models/clip_scenes.py']
 # Written by `python tools/train.py configs/vlm/clip_teacher_scenes.py`.
 teacher_checkpoint = 'work_dirs/clip_teacher_scenes/epoch_6.pth'
 recorders = dict(image='image_embed', text='text_embed', scale='logit_scale_out')

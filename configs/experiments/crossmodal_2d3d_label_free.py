@@ -34,6 +34,11 @@ runs = [
     dict(label_free, name='KD, no 3D labels', cfg_options=student),
     dict(label_free, name='KD + 1 % labels',
          cfg_options={**student, 'train_dataloader.dataset.dataset.labelled_fraction': 0.01}),
+    # the label term averages over a batch's 0.4 labelled clouds; weighting it by the labelled
+    # share (0.01) gives each labelled cloud the weight it has in an all-label batch
+    dict(label_free, name='KD + 1 % labels, label term x0.01',
+         cfg_options={**student, 'train_dataloader.dataset.dataset.labelled_fraction': 0.01,
+                      'model.student_loss_weight': 0.01}),
     dict(name='KD + all labels', config=f'{CONFIGS}/kd_mvcnn_pointnet_shapes.py',
          teacher_from=teacher_run, reuse=True, cfg_options=student,
          work_dir=f'{ablations}/KD'),

@@ -1,5 +1,5 @@
 # The CLIP teacher trained on the synthetic scenes with the CLIP loss.
-_base_ = ['../_base_/default_runtime.py', '../_base_/datasets/synthetic_scenes.py',
-          '../_base_/schedules/scenes_6e.py', '../_base_/models/clip_scenes.py']
+_base_ = ['../_base_/scenes.py', '../_base_/schedules/scenes_6e.py',
+          '../_base_/models/clip_scenes.py']
 model = dict(type='OpenCLIPModel', model_cfg={{_base_.teacher_clip}},
              zero_shot={{_base_.zero_shot}})

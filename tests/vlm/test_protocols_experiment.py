@@ -1,0 +1,65 @@
+"""configs/experiments/scenes_clip_protocols.py at a tiny budget (1 epoch of 64 scenes): the
+teacher, the CNN-tower student alone and its FD run train, and the FD run reads the teacher's
+embeddings from the one-pass cache the runner wrote (the scenes are not augmented)."""
+import contextlib
+import io
+import os.path as osp
+
+from mmengine.config import Config
+
+from conftest import REPO
+from mmkd.distill.cache import TeacherCache
+from mmkd.engine.experiment import read_scalars, run_experiment
+
+EXPERIMENT = osp.join(REPO, 'configs', 'experiments', 'scenes_clip_protocols.py')
+RUNS = ('teacher', 'scratch (CNN tower)', 'FD (CNN tower)')
+
+
+def scenes_path(config: str) -> str:
+    """The option path of the scenes inside a config's (wrapped) training set."""
+    dataset, path = Config.fromfile(osp.join(REPO, config)).train_dataloader.dataset, 'dataset'
+    while dataset.type != 'SyntheticCaptionedScenes':
+        dataset, path = dataset.dataset, f'{path}.dataset'
+    return path
+
+
+def tiny_options(config: str, data_dir: str, cache: str) -> dict:
+    train = f'train_dataloader.{scenes_path(config)}'
+    options = {'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
+               'default_hooks.logger.interval': 1, 'train_dataloader.batch_size': 32,
+               f'{train}.num_train': 64, f'{train}.cache_dir': data_dir}
+    for split in ('val', 'test'):
+        options[f'{split}_dataloader.dataset.num_{split}'] = 16
+        options[f'{split}_dataloader.dataset.cache_dir'] = data_dir
+    if Config.fromfile(osp.join(REPO, config)).model.get('teacher_cache'):
+        options.update({'model.teacher_cache.path': cache, 'train_dataloader.dataset.path': cache})
+    return options
+
+
+def test_cnn_tower_runs_train_and_fd_reads_the_cache(tmp_path):
+    exp = Config.fromfile(EXPERIMENT)
+    runs = []
+    for run in exp.runs:
+        if run['name'] in RUNS:
+            options = {**(run.get('cfg_options') or {}),
+                       **tiny_options(run['config'], str(tmp_path / 'data'),
+                                      str(tmp_path / 'cache'))}
+            runs.append(dict(run.to_dict(), config=osp.join(REPO, run['config']),
+                             cfg_options=options, seeds=None, work_dir=None))
+    config = tmp_path / 'exp.py'
+    config.write_text(f"metric = 'zeroshot/top1'\nruns = {runs!r}\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        outcome = run_experiment(str(config), str(tmp_path / 'work'))
+    results = {r['name']: r for r in outcome['results']}
+    assert list(results) == list(RUNS)
+    for result in results.values():
+        assert osp.basename(result['checkpoint']) == 'epoch_1.pth'
+        assert 0.0 <= result['metrics']['zeroshot/top1'] <= 100.0
+    assert results['FD (CNN tower)']['params'] == results['scratch (CNN tower)']['params']
+
+    # one pass of the teacher over the 64 scenes (the equality of cached and live embeddings is
+    # tests/distill/test_cache.py's)
+    cache = TeacherCache(str(tmp_path / 'cache'))
+    assert (cache.num_augs, cache.num_samples) == (1, 64)
+    records = [x for x in read_scalars(results['FD (CNN tower)']['scalars']) if 'loss' in x]
+    assert records and all(x['distill.loss_fd'] > 0 for x in records)
