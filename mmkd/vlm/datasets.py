@@ -32,6 +32,7 @@ from torch.utils.data import Dataset
 from mmkd.errors import ConfigError, InvalidValueError, MissingFileError, OutOfRangeError
 from mmkd.fileio import atomic_write_bytes, save_figure
 from mmkd.registry import DATASETS
+from mmkd.shared.label_subsets import labelled_mask
 
 from .image_files import (IMAGE_EXTENSIONS, caption_mapping_file, find_images, image_tensor,
                           load_image, mapped_captions, sidecar_captions)
@@ -420,6 +421,54 @@ class SyntheticCaptionedScenes(_ImageTextBase):
 
     def _image(self, index: int) -> np.ndarray:
         return self.images[index]
+
+
+# ----------------------------------------------------------------------------- caption-scarce
+@DATASETS.register_module()
+class CaptionScarce(Dataset):
+    """An image-text dataset whose captions the losses see only on a stratified fraction of its
+    images: the label-scarce protocol for CLIP, where most images come without text.
+
+    Items are the wrapped dataset's with ``data_samples['captioned']`` (bool) and the caption in
+    ``data_samples['true_text']`` (for inspection only). Outside the captioned fraction the
+    caption is replaced by ``''``: :class:`~mmkd.vlm.models.OpenCLIPModel` computes its CLIP loss over
+    the captioned pairs of a batch, and distillation losses that take a ``text_mask``
+    (``FDLoss``) read the same flag (``'batch.captioned'``). The fraction is stratified by the
+    zero-shot class (``labels``), every class keeping at least one caption above 0.
+
+    Args:
+        dataset: the wrapped image-text dataset (or its config), with a ``labels`` sequence.
+        captioned_fraction: share of images whose captions are kept, in [0, 1].
+        seed: seed of the stratified choice.
+    """
+
+    def __init__(self, dataset, captioned_fraction: float, seed: int = 0) -> None:
+        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        labels = getattr(self.dataset, 'labels', None)
+        if labels is None:
+            raise ConfigError(f'CaptionScarce: the wrapped {type(self.dataset).__name__} has no '
+                              '`labels` to stratify the captioned images by')
+        if not 0 <= captioned_fraction <= 1:
+            raise InvalidValueError('CaptionScarce.captioned_fraction: expected a share in '
+                                    f'[0, 1], got {captioned_fraction!r}')
+        self.captioned = labelled_mask(np.asarray(labels), captioned_fraction, seed)
+        self.labels = labels
+        self.metainfo = dict(getattr(self.dataset, 'metainfo', {}) or {})
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Dict:
+        item = self.dataset[index]
+        inputs, samples = dict(item['inputs']), dict(item.get('data_samples') or {})
+        if 'text' not in inputs:
+            raise ConfigError(f'CaptionScarce: item {index} of {type(self.dataset).__name__} has '
+                              "no inputs['text']")
+        captioned = bool(self.captioned[index % len(self)])
+        samples['captioned'], samples['true_text'] = captioned, inputs['text']
+        if not captioned:
+            inputs['text'] = ''
+        return dict(item, inputs=inputs, data_samples=samples)
 
 
 # ----------------------------------------------------------------------------- visualisation

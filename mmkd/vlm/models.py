@@ -9,7 +9,9 @@ student that differ in all of these consume the same batch.
 
 Modes: ``'tensor'`` -> ``dict(image_embeds [B, D], text_embeds [B, D], logit_scale [])`` (embeds
 L2-normalised, ``logit_scale`` exponentiated); ``'loss'`` -> ``dict(loss_clip=...)``, the symmetric
-CLIP InfoNCE over the batch; ``'predict'`` -> one dict per sample (see
+CLIP InfoNCE over the batch (over its captioned pairs when ``data_samples['captioned']`` says which
+have a caption, as :class:`~mmkd.vlm.datasets.CaptionScarce` does); ``'predict'`` -> one dict per
+sample (see
 :meth:`OpenCLIPModel.predict`).
 
 Recordable modules (``named_modules()`` paths, for :mod:`mmkd.distill.recorders`):
@@ -64,6 +66,17 @@ def clip_contrastive_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale
     logits = logit_scale * image_embeds @ text_embeds.t()
     targets = torch.arange(logits.size(0), device=logits.device)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
+
+
+def _captioned(data_samples: Any, batch_size: int) -> Optional[Tensor]:
+    """``data_samples['captioned']`` as a bool mask of the batch, or None (every pair)."""
+    if not isinstance(data_samples, dict) or 'captioned' not in data_samples:
+        return None
+    captioned = torch.as_tensor(data_samples['captioned'], dtype=torch.bool).flatten()
+    if captioned.numel() != batch_size:
+        raise InvalidValueError(f"data_samples['captioned']: expected {batch_size} flags, one per "
+                                f'image, got {captioned.numel()}')
+    return captioned
 
 
 def _pair(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -405,6 +418,11 @@ class OpenCLIPModel(BaseModel):
             return dict(image_embeds=image_embeds, text_embeds=text_embeds,
                         logit_scale=logit_scale)
         if mode == 'loss':
+            captioned = _captioned(data_samples, len(image_embeds))
+            if captioned is not None:
+                if int(captioned.sum()) < 2:  # no contrast without two pairs
+                    return dict(loss_clip=0.0 * (image_embeds.sum() + text_embeds.sum()))
+                image_embeds, text_embeds = image_embeds[captioned], text_embeds[captioned]
             return dict(loss_clip=clip_contrastive_loss(image_embeds, text_embeds, logit_scale))
         return self.predict(image_embeds, text_embeds, logit_scale, texts, data_samples)
 

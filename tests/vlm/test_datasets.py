@@ -13,9 +13,11 @@ from mmengine.dataset import default_collate
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from mmkd.errors import ConfigError
 from mmkd.registry import DATASETS
-from mmkd.vlm.datasets import (COLORS, SHAPES, CsvImageText, ImageFolderCaptions,
-                               SyntheticCaptionedScenes, sample_scene, save_caption_grid)
+from mmkd.vlm.datasets import (COLORS, SHAPES, CaptionScarce, CsvImageText,
+                               ImageFolderCaptions, SyntheticCaptionedScenes, sample_scene,
+                               save_caption_grid)
 
 SMALL = dict(num_train=48, num_test=16, image_size=32, progress=False)
 
@@ -371,3 +373,28 @@ def test_folder_csv_mapping(tmp_path):
         ImageFolderCaptions(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='not a directory'):
         ImageFolderCaptions(str(tmp_path / 'nothing'))
+
+
+# ----------------------------------------------------------------------------- caption-scarce
+def test_caption_scarce_hides_all_but_a_stratified_fraction_of_the_captions():
+    base = scenes()  # 48 scenes, 6 of each of 8 shapes
+    data = CaptionScarce(base, captioned_fraction=0.2, seed=1)
+    items = [data[i] for i in range(len(data))]
+    kept = [i for i, item in enumerate(items) if item['data_samples']['captioned']]
+    # 20 % of 6 rounds to one captioned scene per shape
+    assert sorted(int(base.labels[i]) for i in kept) == list(range(8))
+    for i, item in enumerate(items):
+        caption = base[i]['inputs']['text']
+        assert item['inputs']['text'] == (caption if i in kept else '')
+        assert item['data_samples']['true_text'] == caption
+        torch.testing.assert_close(item['inputs']['image'], base[i]['inputs']['image'])
+    assert default_collate(items[:4])['data_samples']['captioned'].dtype == torch.bool
+    assert CaptionScarce(base, 0.2, seed=1).captioned.tolist() == data.captioned.tolist()
+    assert not CaptionScarce(base, 0.0).captioned.any()
+
+
+def test_caption_scarce_bad_arguments_are_named():
+    with pytest.raises(ValueError, match=r'CaptionScarce.captioned_fraction: expected a share'):
+        CaptionScarce(scenes(), captioned_fraction=1.5)
+    with pytest.raises(ConfigError, match=r'CaptionScarce: the wrapped list has no `labels`'):
+        CaptionScarce([], captioned_fraction=0.5)

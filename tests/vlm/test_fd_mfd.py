@@ -37,3 +37,18 @@ def test_fd_zero_when_student_equals_teacher(cls):
     _, _, ti, tt = embeds(seed=110)
     # Scaled copies: equal after normalisation.
     assert cls()(3 * ti, 0.5 * tt, ti, tt).item() == pytest.approx(0, abs=1e-14)
+
+
+def test_fd_text_mask_averages_the_text_term_over_the_masked_rows():
+    si, st, ti, tt = embeds(dim_s=D_T, seed=120)
+    mask = torch.zeros(len(st), dtype=torch.bool)
+    mask[::2] = True
+    loss = FDLoss(image_weight=2.0, text_weight=0.5)(si, st, ti, tt, text_mask=mask)
+    expected = 2.0 * mse(unit_rows(si), unit_rows(ti)) + 0.5 * mse(unit_rows(st[mask]),
+                                                                     unit_rows(tt[mask]))
+    assert loss.item() == pytest.approx(expected, rel=1e-10)
+    # no captioned row: the image term alone
+    none = FDLoss()(si, st, ti, tt, text_mask=torch.zeros_like(mask))
+    assert none.item() == pytest.approx(mse(unit_rows(si), unit_rows(ti)), rel=1e-10)
+    with pytest.raises(ValueError, match='FDLoss.text_mask: expected'):
+        FDLoss()(si, st, ti, tt, text_mask=mask[:2])

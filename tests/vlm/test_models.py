@@ -273,6 +273,21 @@ def test_loss_mode_is_the_symmetric_infonce_of_the_tensor_outputs():
     assert model.clip.token_embedding.weight.grad.abs().sum() > 0
 
 
+def test_loss_mode_runs_over_the_captioned_pairs_only():
+    model = student()
+    data = batch()
+    out = model(data, mode='tensor')
+    captioned = torch.tensor([True, False, True, True])
+    loss = model(data, dict(captioned=captioned), mode='loss')['loss_clip']
+    torch.testing.assert_close(loss, clip_contrastive_loss(
+        out['image_embeds'][captioned], out['text_embeds'][captioned], out['logit_scale']))
+    # fewer than two captioned pairs: nothing to contrast, a zero that still back-propagates
+    lone = model(data, dict(captioned=torch.tensor([False, True, False, False])), mode='loss')
+    assert lone['loss_clip'].item() == 0.0 and lone['loss_clip'].requires_grad
+    with pytest.raises(ValueError, match=r"data_samples\['captioned'\]: expected 4 flags"):
+        model(data, dict(captioned=torch.tensor([True, False])), mode='loss')
+
+
 def test_logit_scale_is_clamped_like_open_clip():
     model = student()
     with torch.no_grad():

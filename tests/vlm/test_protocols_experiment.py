@@ -1,18 +1,22 @@
 """configs/experiments/scenes_clip_protocols.py at a tiny budget (1 epoch of 64 scenes): the
-teacher, the CNN-tower student alone and its FD run train, and the FD run reads the teacher's
-embeddings from the one-pass cache the runner wrote (the scenes are not augmented)."""
+teacher and the CNN-tower students (alone, FD, and both with 10 % of the captions) train, the FD
+runs read the teacher's embeddings from the one-pass caches the runner wrote (the scenes are not
+augmented), and the caption-scarce runs see captions on a stratified tenth of the scenes."""
 import contextlib
 import io
 import os.path as osp
 
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 from conftest import REPO
 from mmkd.distill.cache import TeacherCache
 from mmkd.engine.experiment import read_scalars, run_experiment
+from mmkd.registry import DATASETS
 
 EXPERIMENT = osp.join(REPO, 'configs', 'experiments', 'scenes_clip_protocols.py')
-RUNS = ('teacher', 'scratch (CNN tower)', 'FD (CNN tower)')
+RUNS = ('teacher', 'scratch (CNN tower)', 'FD (CNN tower)', 'scratch (CNN tower, 10 % captions)',
+        'FD (CNN tower, 10 % captions)')
 
 
 def scenes_path(config: str) -> str:
@@ -43,7 +47,7 @@ def test_cnn_tower_runs_train_and_fd_reads_the_cache(tmp_path):
         if run['name'] in RUNS:
             options = {**(run.get('cfg_options') or {}),
                        **tiny_options(run['config'], str(tmp_path / 'data'),
-                                      str(tmp_path / 'cache'))}
+                                      str(tmp_path / 'caches' / run['name']))}
             runs.append(dict(run.to_dict(), config=osp.join(REPO, run['config']),
                              cfg_options=options, seeds=None, work_dir=None))
     config = tmp_path / 'exp.py'
@@ -55,11 +59,21 @@ def test_cnn_tower_runs_train_and_fd_reads_the_cache(tmp_path):
     for result in results.values():
         assert osp.basename(result['checkpoint']) == 'epoch_1.pth'
         assert 0.0 <= result['metrics']['zeroshot/top1'] <= 100.0
-    assert results['FD (CNN tower)']['params'] == results['scratch (CNN tower)']['params']
+    assert len({results[name]['params'] for name in RUNS[1:]}) == 1
 
-    # one pass of the teacher over the 64 scenes (the equality of cached and live embeddings is
-    # tests/distill/test_cache.py's)
-    cache = TeacherCache(str(tmp_path / 'cache'))
-    assert (cache.num_augs, cache.num_samples) == (1, 64)
-    records = [x for x in read_scalars(results['FD (CNN tower)']['scalars']) if 'loss' in x]
-    assert records and all(x['distill.loss_fd'] > 0 for x in records)
+    for name in ('FD (CNN tower)', 'FD (CNN tower, 10 % captions)'):
+        # one pass of the teacher over the 64 scenes (the equality of cached and live embeddings
+        # is tests/distill/test_cache.py's)
+        cache = TeacherCache(str(tmp_path / 'caches' / name))
+        assert (cache.num_augs, cache.num_samples) == (1, 64)
+        records = [x for x in read_scalars(results[name]['scalars']) if 'loss' in x]
+        assert records and all(x['distill.loss_fd'] > 0 for x in records)
+
+    cfg = Config.fromfile(osp.join(results['FD (CNN tower, 10 % captions)']['work_dir'],
+                                   'fd_clip_scenes_cnn_caption_scarce.py'))
+    init_default_scope('mmkd')
+    scarce = DATASETS.build(cfg.train_dataloader.dataset)
+    captioned = [bool(scarce[i]['data_samples']['captioned']) for i in range(len(scarce))]
+    # 8 scenes of each of 8 shapes: 10 % rounds up to one captioned scene per shape
+    assert sum(captioned) == 8
+    assert cfg.model.distiller.losses.loss_fd.inputs.text_mask == 'batch.captioned'

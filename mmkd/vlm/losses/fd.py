@@ -4,9 +4,13 @@ Distillation" (CVPR 2024).
 Official code: https://github.com/winycg/CLIP-KD (``src/open_clip/loss.py``, ``KDClipLoss``:
 ``fd_loss``; ``script/methods/FD.sh``: loss weight 2000).
 """
+from typing import Optional
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
 from .utils import check_clip_embeds, normalize, teacher_normalize
 
@@ -22,6 +26,10 @@ class FDLoss(nn.Module):
     (``F.mse_loss``, as the official code, which the paper's loss weight of 2000 goes with);
     the paper's per-sample squared distance is ``D`` times that. Teacher embeddings are detached.
 
+    With ``text_mask`` (``[B]`` bool, e.g. ``'batch.captioned'`` of
+    :class:`~mmkd.vlm.datasets.CaptionScarce`), the text term averages over the masked rows only
+    (images without a caption have no text to match); no masked row gives 0.
+
     Args:
         image_weight: weight ``w_I`` of the image term.
         text_weight: weight ``w_T`` of the text term.
@@ -36,11 +44,21 @@ class FDLoss(nn.Module):
         self.text_weight = text_weight
 
     def forward(self, student_image_embeds: Tensor, student_text_embeds: Tensor,
-                teacher_image_embeds: Tensor, teacher_text_embeds: Tensor) -> Tensor:
+                teacher_image_embeds: Tensor, teacher_text_embeds: Tensor,
+                text_mask: Optional[Tensor] = None) -> Tensor:
         check_clip_embeds(student_image_embeds, student_text_embeds, teacher_image_embeds,
                           teacher_text_embeds, same_dim=True)
         image = F.mse_loss(normalize(student_image_embeds),
                            teacher_normalize(teacher_image_embeds, student_image_embeds))
-        text = F.mse_loss(normalize(student_text_embeds),
-                          teacher_normalize(teacher_text_embeds, student_text_embeds))
+        student_text = normalize(student_text_embeds)
+        teacher_text = teacher_normalize(teacher_text_embeds, student_text_embeds)
+        if text_mask is not None:
+            text_mask = torch.as_tensor(text_mask, dtype=torch.bool,
+                                        device=student_text.device).flatten()
+            if text_mask.numel() != len(student_text):
+                raise InvalidValueError(f'FDLoss.text_mask: expected {len(student_text)} flags, '
+                                        f'one per text, got {text_mask.numel()}')
+            student_text, teacher_text = student_text[text_mask], teacher_text[text_mask]
+        text = (F.mse_loss(student_text, teacher_text) if len(student_text)
+                else student_text_embeds.sum() * 0.0)
         return self.image_weight * image + self.text_weight * text
