@@ -431,8 +431,8 @@ class CaptionScarce(Dataset):
 
     Items are the wrapped dataset's with ``data_samples['captioned']`` (bool) and the caption in
     ``data_samples['true_text']`` (for inspection only). Outside the captioned fraction the
-    caption is replaced by ``''``: :class:`~mmkd.vlm.models.OpenCLIPModel` computes its CLIP loss over
-    the captioned pairs of a batch, and distillation losses that take a ``text_mask``
+    caption is replaced by ``''``: :class:`~mmkd.vlm.models.OpenCLIPModel` computes its CLIP
+    loss over the captioned pairs of a batch, and distillation losses that take a ``text_mask``
     (``FDLoss``) read the same flag (``'batch.captioned'``). The fraction is stratified by the
     zero-shot class (``labels``), every class keeping at least one caption above 0.
 
