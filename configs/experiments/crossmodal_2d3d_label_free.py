@@ -39,6 +39,9 @@ runs = [
     dict(label_free, name='KD + 1 % labels, label term x0.01',
          cfg_options={**student, 'train_dataloader.dataset.dataset.labelled_fraction': 0.01,
                       'model.student_loss_weight': 0.01}),
+    # the ablations' best temperature: at T=4 the teacher's targets are nearly flat
+    dict(label_free, name='KD at T=1, no 3D labels',
+         cfg_options={**student, 'model.distiller.losses.loss_kd.temperature': 1.0}),
     dict(name='KD + all labels', config=f'{CONFIGS}/kd_mvcnn_pointnet_shapes.py',
          teacher_from=teacher_run, reuse=True, cfg_options=student,
          work_dir=f'{ablations}/KD'),
