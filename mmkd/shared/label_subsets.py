@@ -1,7 +1,7 @@
 """Label-scarce training sets, for every modality: a stratified random subset of a dataset's
 samples, and :class:`LabelScarce`, a dataset whose labels are hidden (``labels = -1``, skipped by
 the classifiers' loss) except on a stratified fraction, the transfer set of distillation."""
-from typing import Any, Dict
+from typing import Any, Dict, Sequence, Tuple
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -38,6 +38,22 @@ def labelled_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return mask
 
 
+def build_with_mask(owner: str, dataset: Any, fraction: float, fraction_key: str,
+                    seed: int) -> Tuple[Any, Sequence, np.ndarray]:
+    """The wrapped dataset of a scarce-supervision wrapper (built from its config if needed),
+    its ``labels`` and the :func:`labelled_mask` of a stratified ``fraction`` of them; errors
+    name ``owner`` and ``fraction_key``."""
+    dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+    labels = getattr(dataset, 'labels', None)
+    if labels is None:
+        raise ConfigError(f'{owner}: the wrapped {type(dataset).__name__} has no `labels` to '
+                          'stratify the choice by')
+    if not 0 <= fraction <= 1:
+        raise InvalidValueError(f'{owner}.{fraction_key}: expected a share in [0, 1], got '
+                                f'{fraction!r}')
+    return dataset, labels, labelled_mask(np.asarray(labels), fraction, seed)
+
+
 @DATASETS.register_module()
 class LabelScarce(Dataset):
     """A dataset whose labels the losses see only on a stratified fraction of its samples.
@@ -55,15 +71,8 @@ class LabelScarce(Dataset):
     """
 
     def __init__(self, dataset, labelled_fraction: float, seed: int = 0) -> None:
-        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
-        labels = getattr(self.dataset, 'labels', None)
-        if labels is None:
-            raise ConfigError(f'LabelScarce: the wrapped {type(self.dataset).__name__} has no '
-                              '`labels` to choose the labelled samples from')
-        if not 0 <= labelled_fraction <= 1:
-            raise InvalidValueError('LabelScarce.labelled_fraction: expected a share in [0, 1], '
-                                    f'got {labelled_fraction!r}')
-        self.labelled = labelled_mask(labels, labelled_fraction, seed)
+        self.dataset, labels, self.labelled = build_with_mask(
+            'LabelScarce', dataset, labelled_fraction, 'labelled_fraction', seed)
         self.labels = [int(y) if keep else HIDDEN_LABEL for y, keep in zip(labels, self.labelled)]
         self.metainfo = dict(getattr(self.dataset, 'metainfo', {}) or {})
 

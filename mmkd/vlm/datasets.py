@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 from mmkd.errors import ConfigError, InvalidValueError, MissingFileError, OutOfRangeError
 from mmkd.fileio import atomic_write_bytes, save_figure
 from mmkd.registry import DATASETS
-from mmkd.shared.label_subsets import labelled_mask
+from mmkd.shared.label_subsets import build_with_mask
 
 from .image_files import (IMAGE_EXTENSIONS, caption_mapping_file, find_images, image_tensor,
                           load_image, mapped_captions, sidecar_captions)
@@ -443,16 +443,8 @@ class CaptionScarce(Dataset):
     """
 
     def __init__(self, dataset, captioned_fraction: float, seed: int = 0) -> None:
-        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
-        labels = getattr(self.dataset, 'labels', None)
-        if labels is None:
-            raise ConfigError(f'CaptionScarce: the wrapped {type(self.dataset).__name__} has no '
-                              '`labels` to stratify the captioned images by')
-        if not 0 <= captioned_fraction <= 1:
-            raise InvalidValueError('CaptionScarce.captioned_fraction: expected a share in '
-                                    f'[0, 1], got {captioned_fraction!r}')
-        self.captioned = labelled_mask(np.asarray(labels), captioned_fraction, seed)
-        self.labels = labels
+        self.dataset, self.labels, self.captioned = build_with_mask(
+            'CaptionScarce', dataset, captioned_fraction, 'captioned_fraction', seed)
         self.metainfo = dict(getattr(self.dataset, 'metainfo', {}) or {})
 
     def __len__(self) -> int:

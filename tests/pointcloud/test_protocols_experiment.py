@@ -2,16 +2,14 @@
 a 2-augmentation teacher cache in tmp): every run of the real experiment trains, the cached runs
 read the teacher's logits from a cache the runner wrote, function matching uses no labels and the
 label-scarce runs see labels on a stratified 10 %."""
-import contextlib
-import io
 import os.path as osp
 
 import pytest
 from mmengine.config import Config
 
-from conftest import REPO
+from conftest import REPO, run_tiny_experiment
 from mmkd.distill.cache import TeacherCache
-from mmkd.engine.experiment import read_scalars, run_experiment
+from mmkd.engine.experiment import read_scalars
 from mmkd.shared.label_subsets import HIDDEN_LABEL
 
 EXPERIMENT = osp.join(REPO, 'configs', 'experiments', 'shapes_protocols.py')
@@ -43,19 +41,9 @@ def tiny_options(config: str, data_dir: str, cache_root: str, name: str) -> dict
 @pytest.fixture(scope='module')
 def experiment(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('protocols')
-    exp = Config.fromfile(EXPERIMENT)
-    runs = []
-    for run in exp.runs:
-        options = {**(run.get('cfg_options') or {}),
-                   **tiny_options(run['config'], str(tmp / 'data'), str(tmp / 'caches'),
-                                  run['name'])}
-        runs.append(dict(run.to_dict(), config=osp.join(REPO, run['config']),
-                         cfg_options=options, seeds=None, work_dir=None))
-    config = tmp / 'exp.py'
-    config.write_text(f"metric = 'accuracy/top1'\nruns = {runs!r}\n")
-    with contextlib.redirect_stdout(io.StringIO()):
-        outcome = run_experiment(str(config), str(tmp / 'work'))
-    return exp, {r['name']: r for r in outcome['results']}, str(tmp / 'caches')
+    exp, results = run_tiny_experiment(EXPERIMENT, tmp, lambda run: tiny_options(
+        run['config'], str(tmp / 'data'), str(tmp / 'caches'), run['name']))
+    return exp, results, str(tmp / 'caches')
 
 
 def train_records(result, key):

@@ -2,16 +2,14 @@
 teacher and the CNN-tower students (alone, FD, and both with 10 % of the captions) train, the FD
 runs read the teacher's embeddings from the one-pass caches the runner wrote (the scenes are not
 augmented), and the caption-scarce runs see captions on a stratified tenth of the scenes."""
-import contextlib
-import io
 import os.path as osp
 
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import REPO
+from conftest import REPO, run_tiny_experiment
 from mmkd.distill.cache import TeacherCache
-from mmkd.engine.experiment import read_scalars, run_experiment
+from mmkd.engine.experiment import read_scalars
 from mmkd.registry import DATASETS
 
 EXPERIMENT = osp.join(REPO, 'configs', 'experiments', 'scenes_clip_protocols.py')
@@ -41,20 +39,10 @@ def tiny_options(config: str, data_dir: str, cache: str) -> dict:
 
 
 def test_cnn_tower_runs_train_and_fd_reads_the_cache(tmp_path):
-    exp = Config.fromfile(EXPERIMENT)
-    runs = []
-    for run in exp.runs:
-        if run['name'] in RUNS:
-            options = {**(run.get('cfg_options') or {}),
-                       **tiny_options(run['config'], str(tmp_path / 'data'),
-                                      str(tmp_path / 'caches' / run['name']))}
-            runs.append(dict(run.to_dict(), config=osp.join(REPO, run['config']),
-                             cfg_options=options, seeds=None, work_dir=None))
-    config = tmp_path / 'exp.py'
-    config.write_text(f"metric = 'zeroshot/top1'\nruns = {runs!r}\n")
-    with contextlib.redirect_stdout(io.StringIO()):
-        outcome = run_experiment(str(config), str(tmp_path / 'work'))
-    results = {r['name']: r for r in outcome['results']}
+    _, results = run_tiny_experiment(
+        EXPERIMENT, tmp_path, lambda run: tiny_options(
+            run['config'], str(tmp_path / 'data'), str(tmp_path / 'caches' / run['name'])),
+        names=RUNS)
     assert list(results) == list(RUNS)
     for result in results.values():
         assert osp.basename(result['checkpoint']) == 'epoch_1.pth'
