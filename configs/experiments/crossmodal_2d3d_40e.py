@@ -12,15 +12,16 @@ runs = [
     dict(name='scratch (PointNet x0.125)',
          config='configs/crossmodal/pointnet_student_shapes_views.py', reuse=True,
          cfg_options=epochs40),
-    dict(name='KD', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
-         teacher_from='teacher (MVCNN on views)', reuse=True, cfg_options=epochs40),
 ]
 kd = 'model.distiller.losses.loss_kd'
 runs += [
+    dict(name='KD', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
+         teacher_from='teacher (MVCNN on views)', reuse=True,
+         cfg_options={**epochs40, f'{kd}.temperature': 4.0}),
     dict(name='KD (T=1)', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
          teacher_from='teacher (MVCNN on views)', reuse=True,
          cfg_options={**epochs40, f'{kd}.temperature': 1.0}),
     dict(name='KD (weight 0.3)', config='configs/crossmodal/kd_mvcnn_pointnet_shapes.py',
          teacher_from='teacher (MVCNN on views)', reuse=True,
-         cfg_options={**epochs40, f'{kd}.loss_weight': 0.3}),
+         cfg_options={**epochs40, f'{kd}.temperature': 4.0, f'{kd}.loss_weight': 0.3}),
 ]

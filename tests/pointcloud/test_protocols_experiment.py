@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from conftest import REPO, run_tiny_experiment
+from conftest import REPO, run_reduced_experiment
 from mmkd.distill.cache import TeacherCache
 from mmkd.engine.experiment import read_scalars
 from mmkd.shared.label_subsets import HIDDEN_LABEL
@@ -41,7 +41,7 @@ def tiny_options(config: str, data_dir: str, cache_root: str, name: str) -> dict
 @pytest.fixture(scope='module')
 def experiment(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('protocols')
-    exp, results = run_tiny_experiment(EXPERIMENT, tmp, lambda run: tiny_options(
+    exp, results = run_reduced_experiment(EXPERIMENT, tmp, lambda run: tiny_options(
         run['config'], str(tmp / 'data'), str(tmp / 'caches'), run['name']))
     return exp, results, str(tmp / 'caches')
 

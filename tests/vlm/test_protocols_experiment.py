@@ -7,7 +7,7 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from conftest import REPO, run_tiny_experiment
+from conftest import REPO, run_reduced_experiment
 from mmkd.distill.cache import TeacherCache
 from mmkd.engine.experiment import read_scalars
 from mmkd.registry import DATASETS
@@ -39,7 +39,7 @@ def tiny_options(config: str, data_dir: str, cache: str) -> dict:
 
 
 def test_cnn_tower_runs_train_and_fd_reads_the_cache(tmp_path):
-    _, results = run_tiny_experiment(
+    _, results = run_reduced_experiment(
         EXPERIMENT, tmp_path, lambda run: tiny_options(
             run['config'], str(tmp_path / 'data'), str(tmp_path / 'caches' / run['name'])),
         names=RUNS)
