@@ -11,8 +11,7 @@ Modes: ``'tensor'`` -> ``dict(image_embeds [B, D], text_embeds [B, D], logit_sca
 L2-normalised, ``logit_scale`` exponentiated); ``'loss'`` -> ``dict(loss_clip=...)``, the symmetric
 CLIP InfoNCE over the batch (over its captioned pairs when ``data_samples['captioned']`` says which
 have a caption, as :class:`~mmkd.vlm.datasets.CaptionScarce` does); ``'predict'`` -> one dict per
-sample (see
-:meth:`OpenCLIPModel.predict`).
+sample (see :meth:`OpenCLIPModel.predict`).
 
 Recordable modules (``named_modules()`` paths, for :mod:`mmkd.distill.recorders`):
 ``image_embed`` (``[B, D]``, normalised), ``text_embed`` (``[B, D]``, normalised),
@@ -422,6 +421,7 @@ class OpenCLIPModel(BaseModel):
             if captioned is not None:
                 if int(captioned.sum()) < 2:  # no contrast without two pairs
                     return dict(loss_clip=0.0 * (image_embeds.sum() + text_embeds.sum()))
+                captioned = captioned.to(image_embeds.device)
                 image_embeds, text_embeds = image_embeds[captioned], text_embeds[captioned]
             return dict(loss_clip=clip_contrastive_loss(image_embeds, text_embeds, logit_scale))
         return self.predict(image_embeds, text_embeds, logit_scale, texts, data_samples)
