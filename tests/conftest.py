@@ -41,7 +41,8 @@ def assert_gradient_reaches_student_only(loss: Callable[..., Tensor], student: T
 
 
 def run_reduced_experiment(experiment: str, tmp: Any, options_for: Callable[[dict], dict],
-                        names: Optional[Sequence[str]] = None) -> Tuple[Any, Dict[str, dict]]:
+                           names: Optional[Sequence[str]] = None
+                           ) -> Tuple[Any, Dict[str, dict]]:
     """Run the runs (all, or those in ``names``) of a real experiment config once each, unseeded,
     each with ``options_for(run)`` added to its options (a tiny budget, files under the
     ``pathlib`` folder ``tmp``). Returns the experiment config and the results by run name."""

@@ -38,6 +38,8 @@ from mmkd.errors import InvalidValueError, MissingFileError, StateError, WrongTy
 from mmkd.fileio import CheckpointMismatchError, load_state_dict_file, state_dict_mismatch
 from mmkd.registry import MODELS
 
+from .losses.utils import row_mask
+
 __all__ = ['OpenCLIPModel', 'clip_contrastive_loss']
 
 Template = Union[str, Callable[[str], str]]
@@ -65,17 +67,6 @@ def clip_contrastive_loss(image_embeds: Tensor, text_embeds: Tensor, logit_scale
     logits = logit_scale * image_embeds @ text_embeds.t()
     targets = torch.arange(logits.size(0), device=logits.device)
     return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets)) / 2
-
-
-def _captioned(data_samples: Any, batch_size: int) -> Optional[Tensor]:
-    """``data_samples['captioned']`` as a bool mask of the batch, or None (every pair)."""
-    if not isinstance(data_samples, dict) or 'captioned' not in data_samples:
-        return None
-    captioned = torch.as_tensor(data_samples['captioned'], dtype=torch.bool).flatten()
-    if captioned.numel() != batch_size:
-        raise InvalidValueError(f"data_samples['captioned']: expected {batch_size} flags, one per "
-                                f'image, got {captioned.numel()}')
-    return captioned
 
 
 def _pair(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -417,11 +408,11 @@ class OpenCLIPModel(BaseModel):
             return dict(image_embeds=image_embeds, text_embeds=text_embeds,
                         logit_scale=logit_scale)
         if mode == 'loss':
-            captioned = _captioned(data_samples, len(image_embeds))
-            if captioned is not None:
+            if isinstance(data_samples, dict) and 'captioned' in data_samples:
+                captioned = row_mask(data_samples['captioned'], len(image_embeds),
+                                     "data_samples['captioned']", 'image', image_embeds.device)
                 if int(captioned.sum()) < 2:  # no contrast without two pairs
                     return dict(loss_clip=0.0 * (image_embeds.sum() + text_embeds.sum()))
-                captioned = captioned.to(image_embeds.device)
                 image_embeds, text_embeds = image_embeds[captioned], text_embeds[captioned]
             return dict(loss_clip=clip_contrastive_loss(image_embeds, text_embeds, logit_scale))
         return self.predict(image_embeds, text_embeds, logit_scale, texts, data_samples)

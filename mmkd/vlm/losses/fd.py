@@ -6,13 +6,11 @@ Official code: https://github.com/winycg/CLIP-KD (``src/open_clip/loss.py``, ``K
 """
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmkd.errors import InvalidValueError
 from mmkd.registry import LOSSES
-from .utils import check_clip_embeds, normalize, teacher_normalize
+from .utils import check_clip_embeds, normalize, row_mask, teacher_normalize
 
 
 @LOSSES.register_module()
@@ -53,11 +51,8 @@ class FDLoss(nn.Module):
         student_text = normalize(student_text_embeds)
         teacher_text = teacher_normalize(teacher_text_embeds, student_text_embeds)
         if text_mask is not None:
-            text_mask = torch.as_tensor(text_mask, dtype=torch.bool,
-                                        device=student_text.device).flatten()
-            if text_mask.numel() != len(student_text):
-                raise InvalidValueError(f'FDLoss.text_mask: expected {len(student_text)} flags, '
-                                        f'one per text, got {text_mask.numel()}')
+            text_mask = row_mask(text_mask, len(student_text), 'FDLoss.text_mask', 'text',
+                                 student_text.device)
             student_text, teacher_text = student_text[text_mask], teacher_text[text_mask]
         text = (F.mse_loss(student_text, teacher_text) if len(student_text)
                 else student_text_embeds.sum() * 0.0)

@@ -15,7 +15,7 @@ Conventions of every loss in this package:
   (half-precision teachers): gradients reach the student's embeddings, the student's logit
   scale and the loss's own parameters only.
 """
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +37,18 @@ def check_embeds(image_name: str, image: Tensor, text_name: str, text: Tensor) -
                                 f'shape {tuple(text.shape)}; the image and text embeddings of one '
                                 'model must be [B, D] with the same B (image-caption pairs) and D '
                                 '(joint space)')
+
+
+def row_mask(flags: Any, rows: int, name: str, row: str,
+             device: Optional[torch.device] = None) -> Tensor:
+    """``flags`` (a bool tensor or sequence, e.g. ``data_samples['captioned']``) as a flat bool
+    mask of ``rows`` rows on ``device``; a count that differs names ``name`` and what a ``row``
+    is."""
+    mask = torch.as_tensor(flags, dtype=torch.bool, device=device).flatten()
+    if mask.numel() != rows:
+        raise InvalidValueError(f'{name}: expected {rows} flags, one per {row}, got '
+                                f'{mask.numel()}')
+    return mask
 
 
 def check_same_batch(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
