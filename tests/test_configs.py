@@ -10,6 +10,7 @@ from mmengine.registry import init_default_scope
 
 from conftest import REPO
 from mmkd.registry import DATASETS, HOOKS, LOSSES, METRICS, MODELS
+from mmkd.shared.pretrained import import_attribute, is_pretrained_source
 
 CONFIGS = Path(REPO) / 'configs'
 RUN_CONFIGS = sorted(str(p.relative_to(CONFIGS)) for p in CONFIGS.rglob('*.py')
@@ -39,8 +40,14 @@ def test_config_names_registered_types(name):
     if isinstance(cfg.model.get('student'), dict):
         assert_registered(MODELS, cfg.model.student.get('type'), f'{name}: model.student.type')
     for teacher, spec in (cfg.model.get('teachers') or {}).items():
-        if 'model' in spec:  # else the student's EMA
-            assert_registered(MODELS, spec['model']['type'], f'{name}: model.teachers.{teacher}')
+        where = f'{name}: model.teachers.{teacher}'
+        if 'model' not in spec:  # the student's EMA
+            continue
+        if is_pretrained_source(spec['model']):  # another library's: its factory imports
+            if 'factory' in spec['model']:
+                import_attribute(spec['model']['factory'], where)
+        else:
+            assert_registered(MODELS, spec['model']['type'], where)
     for loss, spec in ((cfg.model.get('distiller') or {}).get('losses') or {}).items():
         assert_registered(LOSSES, spec['type'], f'{name}: model.distiller.losses.{loss}')
     for split in ('train', 'val', 'test'):

@@ -108,11 +108,12 @@ def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
                                 f'{sorted(losses)} and teachers {sorted(algorithm.teachers)}')
     name, loss = kd[0]
     (teacher, spec), = algorithm.teacher_specs.items()
-    if spec.inputs_field is not None:
+    if spec.inputs_field is not None or spec.inputs_key is not None or spec.preprocess:
         raise InvalidValueError('--torchdistill: '
-                                f'model.teachers.{teacher}.inputs={spec.inputs_field!r}: '
-                                'torchdistill feeds the teacher the student\'s batch; this '
-                                'teacher reads another input')
+                                f'model.teachers.{teacher}: torchdistill feeds the teacher the '
+                                "student's batch; this teacher reads another input (inputs="
+                                f'{spec.inputs_field or spec.inputs_key!r}, preprocess='
+                                f'{spec.preprocess_cfg!r})')
     paths = []
     for arg in ('student_logits', 'teacher_logits'):
         ref = loss['inputs'][arg]

@@ -1,5 +1,6 @@
 """Image classifiers for small images: a plain CNN and a CIFAR-style ResNet, whose widths and
-depths make both teachers and students.
+depths make both teachers and students, and a pretrained network of another library with a new
+head (:class:`PretrainedClassifier`).
 
 Recordable modules: ``backbone.stage<i>`` (feature maps ``[N, C_i, H, W]``), ``backbone`` (the
 last map), ``pool`` (``[N, C]`` global feature) and ``head`` (logits ``[N, num_classes]``).
@@ -7,13 +8,15 @@ last map), ``pool`` (``[N, C]`` global feature) and ``head`` (logits ``[N, num_c
 from collections import OrderedDict
 from typing import Any, Dict, Optional, Sequence, Union
 
+import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from mmkd.errors import InvalidValueError
-from mmkd.registry import MODELS
+from mmkd.errors import ConfigError, InvalidValueError
+from mmkd.registry import MODELS, TRANSFORMS
 from mmkd.shared.classifier import classifier_outputs, conv_bn_relu
+from mmkd.shared.pretrained import build_pretrained
 
 
 class ImageClassifier(BaseModel):
@@ -115,3 +118,61 @@ class ResNetClassifier(ImageClassifier):
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
         self.num_classes = num_classes
+
+
+@MODELS.register_module()
+class PretrainedClassifier(ImageClassifier):
+    """A pretrained network from another library (see :mod:`mmkd.shared.pretrained`) with a new
+    linear head, behind its own input pipeline: a linear probe (``freeze_backbone=True``: the
+    network stays in eval mode and gets no gradients) or a fine-tune.
+
+    The network's own classifier, the attribute ``head_name``, is replaced by an identity, so the
+    network outputs its pooled feature. Recordable modules: ``inputs`` (the images as the network
+    sees them), ``backbone`` (that network; its own module paths under ``backbone.``), ``pool``
+    (the ``[N, C]`` feature) and ``head`` (the logits).
+
+    Args:
+        backbone: the network's source, e.g. ``dict(factory='efficientnet_lite_pytorch:'
+            'EfficientNet.from_pretrained', args=['efficientnet-lite0'], kwargs=...)``.
+        head_name: the attribute holding the network's ``nn.Linear`` classifier (``'_fc'`` for
+            EfficientNet, ``'fc'`` for torchvision's ResNets).
+        inputs: the network's own input pipeline, a ``TRANSFORMS`` config such as
+            ``dict(type='ImageInputs', size=64, mean=0.5, std=0.5)``
+            (:class:`~mmkd.shared.model_inputs.ImageInputs`): what turns the dataset's images
+            into what the network was trained on.
+        freeze_backbone: True for a linear probe.
+    """
+
+    def __init__(self, backbone: dict, head_name: str, inputs: dict, num_classes: int = 10,
+                 freeze_backbone: bool = True, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.inputs = TRANSFORMS.build(inputs)
+        self.backbone = build_pretrained(backbone, 'model.backbone')
+        old_head = getattr(self.backbone, head_name, None)
+        if not isinstance(old_head, nn.Linear):
+            raise ConfigError(f'model.head_name: {type(self.backbone).__name__}.{head_name} is '
+                              f'{type(old_head).__name__}, expected its nn.Linear classifier')
+        setattr(self.backbone, head_name, nn.Identity())
+        self.pool = nn.Identity()
+        self.head = nn.Linear(old_head.in_features, num_classes)
+        self.num_classes, self.freeze_backbone = num_classes, freeze_backbone
+        if freeze_backbone:
+            self.backbone.requires_grad_(False)
+
+    def init_weights(self) -> None:
+        """Only the new head is initialised; the network keeps its pretrained weights."""
+        self.head.reset_parameters()
+
+    def train(self, mode: bool = True) -> 'PretrainedClassifier':
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self
+
+    def forward(self, inputs: Tensor, data_samples: Optional[Dict[str, Any]] = None,
+                mode: str = 'tensor') -> Any:
+        images = self.inputs(inputs)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
+            feats = self.backbone(images)
+        return classifier_outputs(self.head(self.pool(feats)), data_samples, mode)

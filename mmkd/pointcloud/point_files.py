@@ -78,14 +78,22 @@ def _numbers(path: str, tokens: Sequence[str], kind: type, what: str) -> List[An
                                 f'{" ".join(tokens)[:80]!r}') from None
 
 
+OFF_HEADERS = ('OFF', 'COFF', 'NOFF', 'CNOFF', 'STOFF', 'STCOFF', 'STNOFF', 'STCNOFF')
+
+
 def parse_off(path: str) -> Mesh:
     """An OFF mesh read line by line, strictly: the header's vertex and face counts must match
-    the rows that follow (a vertex row is 3 numbers, a face row ``k i_1 .. i_k``; polygons are
-    fanned into triangles). Accepts ModelNet's header glued to the counts (``OFF490 518 0``)."""
+    the rows that follow. A vertex row is ``x y z`` and, after a ``COFF``/``NOFF``/``STOFF``
+    header, the same number of extra values in every row (colours, normals, texture
+    coordinates); a face row is ``k i_1 .. i_k`` and optionally its colour (polygons are fanned
+    into triangles). Accepts ModelNet's header glued to the counts (``OFF490 518 0``) and a file
+    of vertices without faces (a point cloud)."""
     lines = _text_rows(path, 'an ASCII OFF file')
-    if not lines or not lines[0][0].startswith('OFF'):
-        raise InvalidValueError(f'{path}: no OFF header')
-    counts = ([lines[0][0][3:]] if lines[0][0][3:] else []) + lines[0][1:]
+    keyword = next((k for k in sorted(OFF_HEADERS, key=len, reverse=True)
+                    if lines and lines[0][0].startswith(k)), None)
+    if keyword is None:
+        raise InvalidValueError(f'{path}: no OFF header (expected one of {", ".join(OFF_HEADERS)})')
+    counts = ([lines[0][0][len(keyword):]] if lines[0][0][len(keyword):] else []) + lines[0][1:]
     rows = lines[1:]
     if not counts and rows:
         counts, rows = rows[0], rows[1:]
@@ -98,20 +106,21 @@ def parse_off(path: str) -> Mesh:
         raise InvalidValueError(f'{path}: the header declares {nv} vertices and {nf} faces '
                                 f'({nv + nf} rows) but {len(rows)} rows follow')
     vertex_rows = rows[:nv]
-    if any(len(row) != 3 for row in vertex_rows):
-        bad = next(i for i, row in enumerate(vertex_rows) if len(row) != 3)
+    width = 3 if keyword == 'OFF' else len(vertex_rows[0])
+    if width < 3 or any(len(row) != width for row in vertex_rows):
+        bad = next(i for i, row in enumerate(vertex_rows) if len(row) != width or width < 3)
         raise InvalidValueError(f'{path}: vertex row {bad} has {len(vertex_rows[bad])} numbers, '
-                                'expected 3 (does the header count the vertices right?)')
+                                f'expected {max(width, 3)} (does the header count the vertices '
+                                'right?)')
     vertices = np.asarray(_numbers(path, [t for row in vertex_rows for t in row], float,
-                                   'vertex rows'), dtype=np.float64).reshape(nv, 3)
+                                   'vertex rows'), dtype=np.float64).reshape(nv, width)[:, :3]
     faces = []
     for i, row in enumerate(rows[nv:]):
-        values = _numbers(path, row, int, f'face row {i}')
-        k = values[0]
-        if k < 3 or len(values) < 1 + k:
+        k = _numbers(path, row[:1], int, f'face row {i}')[0]
+        if k < 3 or len(row) < 1 + k:
             raise InvalidValueError(f'{path}: face row {i} declares {k} vertices and lists '
-                                    f'{len(values) - 1}')
-        idx = values[1:1 + k]
+                                    f'{len(row) - 1}')
+        idx = _numbers(path, row[1:1 + k], int, f'face row {i}')  # a colour may follow
         faces.extend([idx[0], idx[j], idx[j + 1]] for j in range(1, k - 1))  # fan
     triangles = np.asarray(faces, dtype=np.int64).reshape(-1, 3)
     if len(triangles) and (triangles.min() < 0 or triangles.max() >= nv):
@@ -335,16 +344,16 @@ def read_mesh(path: str) -> Mesh:
         vertices = np.asarray(mesh.vertices, dtype=np.float64)
         triangles = np.asarray(mesh.triangles, dtype=np.int64)
     if len(vertices) == 0 or len(triangles) == 0:
-        raise InvalidValueError(f'cannot read a triangle mesh from {path!r} (no vertices or no '
-                                'faces)')
+        raise InvalidValueError(f'cannot read a triangle mesh from {path!r}: {len(vertices)} '
+                                f'vertices and no faces (a point cloud? read_points reads it)')
     check_cloud(vertices, path)
     return vertices, triangles
 
 
 def read_points(path: str) -> np.ndarray:
-    """An ``[N, 3]`` float64 array from a ``.npy`` (first three columns), ``.ply``, ``.pcd`` or
-    ``.xyz``/``.txt`` file, all read by mmkd itself; errors name ``path``, and degenerate clouds
-    are refused (:func:`check_cloud`)."""
+    """An ``[N, 3]`` float64 array from a ``.npy`` (first three columns), ``.ply``, ``.pcd``,
+    ``.xyz``/``.txt`` or ``.off`` (its vertices) file, all read by mmkd itself; errors name
+    ``path``, and degenerate clouds are refused (:func:`check_cloud`)."""
     if os.path.getsize(path) == 0:
         raise InvalidValueError(f'point-cloud file {path!r} is empty')
     suffix = os.path.splitext(path)[1].lower()
@@ -357,13 +366,13 @@ def read_points(path: str) -> np.ndarray:
             raise InvalidValueError(f'{path!r}: expected a numeric array of shape [N, >=3], got '
                                     f'{points.dtype} {points.shape}')
         points = np.asarray(points[:, :3], dtype=np.float64)
-    elif suffix == '.ply':
-        points = parse_ply(path)[0]
+    elif suffix in ('.ply', '.off'):
+        points = (parse_ply if suffix == '.ply' else parse_off)(path)[0]
     elif suffix == '.pcd':
         points = parse_pcd(path)
     elif suffix in ('.xyz', '.txt', '.pts'):
         points = parse_xyz(path)
     else:
         raise InvalidValueError(f'{path!r}: unsupported point-cloud format {suffix!r} (.npy, .ply, '
-                                '.pcd, .xyz, .txt, .pts)')
+                                '.pcd, .xyz, .txt, .pts, .off)')
     return check_cloud(points, path)

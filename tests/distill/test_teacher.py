@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from mmkd.distill import Distill
+from mmkd.distill import Distill, TeacherSpec
 from mmkd.fileio import atomic_torch_save
 
 STUDENT = dict(type='ConvClassifier', channels=(4, 8))
@@ -201,8 +201,10 @@ def test_init_weights_restarts_ema_teacher_from_student():
     (dict(model=None), r'model\.teachers\.teacher: give either model'),
     (dict(ema_of_student=True, momentum=1.0), r'model\.teachers\.teacher\.momentum: expected '
                                               r'0 <= momentum < 1, got 1\.0'),
-    (dict(inputs='views'), r"model\.teachers\.teacher\.inputs: expected None .* or "
-                           r"'batch\.<field>' .*, got 'views'"),
+    (dict(inputs='views'), r"model\.teachers\.teacher\.inputs: expected None .*, "
+                           r"'batch\.<field>' .* or 'inputs\.<key>' .*, got 'views'"),
+    (dict(inputs='inputs.'), r"model\.teachers\.teacher\.inputs: expected None .*, got "
+                             r"'inputs\.'"),
 ])
 def test_bad_teacher_spec(spec, match):
     with pytest.raises(ValueError, match=match):
@@ -239,3 +241,16 @@ def test_teacher_reads_its_own_inputs_from_the_batch():
                                        r"data_samples field 'teacher_images' "
                                        r"\(fields: \['labels'\]\)"):
         algo.loss(images, batch()[1])
+
+
+def test_teacher_reads_one_entry_of_dict_inputs_through_its_own_pipeline():
+    """``inputs='inputs.<key>'`` and ``preprocess``: the teacher sees ``inputs[key]`` after its own
+    pipeline (here ImageInputs doubling the image: mean 0, std 0.5)."""
+    spec = TeacherSpec('teacher', model=TEACHER, inputs='inputs.image',
+                       preprocess=dict(type='ImageInputs', size=None, channels=1, std=0.5))
+    images = torch.rand(2, 1, 8, 8)
+    seen = spec.select_inputs(dict(image=images, text=['a', 'b']), None)
+    assert torch.allclose(seen, images * 2)
+    with pytest.raises(KeyError, match=r"model\.teachers\.teacher\.inputs: the inputs have no key "
+                                       r"'image' \(they are \['text'\]\)"):
+        spec.select_inputs(dict(text=['a', 'b']), None)

@@ -24,9 +24,12 @@ from ..teacher import TeacherSpec
 
 def run_model(model: nn.Module, inputs: Any, data_samples: Any, mode: str) -> Any:
     """Call an MMEngine model as ``model(inputs, data_samples, mode)``, a plain module as
-    ``model(inputs)``."""
+    ``model(inputs)``, or as ``model(**inputs)`` when the inputs are a dict (a tokenizer's
+    ``input_ids`` and ``attention_mask`` for a Hugging Face model)."""
     if isinstance(model, BaseModel):
         return model(inputs, data_samples, mode=mode)
+    if isinstance(inputs, dict):
+        return model(**inputs)
     return model(inputs)
 
 

@@ -7,6 +7,7 @@ import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional
 
 from mmkd.errors import InvalidValueError, MissingFileError, StateError
+from mmkd.shared.pretrained import weight_files
 from ..teacher import TeacherSpec
 
 MANIFEST = 'manifest.json'
@@ -55,20 +56,33 @@ def check_cacheable(spec: TeacherSpec) -> None:
         raise InvalidValueError(f"{spec.where}.mode: a cached teacher must run in 'eval' mode (in "
                                 f'{spec.mode!r} mode its outputs depend on the batch), got '
                                 f'{spec.mode!r}')
-    if spec.checkpoint is None:
+    if not spec.weight_files():
         raise InvalidValueError(f'{spec.where}.checkpoint: a cached teacher needs a checkpoint '
-                                'file (the cache key holds its hash)')
+                                'file or a pretrained source with weight files (the cache key '
+                                'holds their hashes)')
 
 
 def teacher_key(specs: Mapping[str, TeacherSpec], recorders: Mapping[str, Any],
                 data_preprocessor: Optional[dict]) -> Dict[str, Any]:
-    """The model side of the cache key: teachers (config, checkpoint hash, mode, dtype, inputs),
-    their recorders and the data preprocessor that prepares their inputs."""
-    teachers = {
-        name: dict(model=spec.model_cfg, prefix=spec.prefix, mode=spec.mode,
-                   dtype=str(spec.dtype).replace('torch.', ''), inputs=spec.inputs_field,
-                   checkpoint_sha256=file_sha256(spec.checkpoint, f'{spec.where}.checkpoint'))
-        for name, spec in specs.items()}
+    """The model side of the cache key: teachers (config, weight files' hashes, mode, dtype,
+    inputs, own preprocessing), their recorders and the data preprocessor that prepares their
+    inputs."""
+    teachers = {}
+    for name, spec in specs.items():
+        teachers[name] = dict(model=spec.model_cfg, prefix=spec.prefix, mode=spec.mode,
+                              dtype=str(spec.dtype).replace('torch.', ''),
+                              inputs=spec.inputs_field,
+                              checkpoint_sha256=file_sha256(spec.checkpoint,
+                                                            f'{spec.where}.checkpoint')
+                              if spec.checkpoint is not None else None)
+        if spec.inputs_key is not None:
+            teachers[name]['inputs_key'] = spec.inputs_key
+        if spec.preprocess_cfg is not None:
+            teachers[name]['preprocess'] = spec.preprocess_cfg
+        if spec.is_pretrained_source:
+            teachers[name]['source_sha256'] = {
+                osp.basename(f): file_sha256(f, f'{spec.where}.model')
+                for f in weight_files(spec.model_cfg, f'{spec.where}.model')}
     return canonical_json(dict(teachers=teachers,
                            recorders={name: recorders.get(name, {}) for name in specs},
                            data_preprocessor=data_preprocessor))

@@ -16,10 +16,23 @@ class FeatureMSELoss(nn.Module):
     must have the teacher's shape (any shape: ``[N, C]``, ``[N, C, H, W]``, ...). The paper
     writes ``1/2 * ||.||^2``; like the reference implementations (CRD's ``HintLoss``) this is the
     plain element-wise mean, and any constant goes into the distiller's weight.
+
+    With ``normalize=True`` both are L2-normalised along dim 1 first: embedding distillation,
+    where only the direction of an embedding means anything (a sentence encoder's embedding
+    against a CLIP text tower's, through a connector); the loss is then ``2 (1 - cos) / C`` per
+    sample, averaged.
     """
 
     shape_pairs = (('student_feats', 'teacher_feats'),)
 
+    def __init__(self, normalize: bool = False) -> None:
+        super().__init__()
+        self.normalize = normalize
+
     def forward(self, student_feats: Tensor, teacher_feats: Tensor) -> Tensor:
         check_same_shape('student_feats', student_feats, 'teacher_feats', teacher_feats)
-        return F.mse_loss(student_feats, teacher_feats.detach(), reduction='mean')
+        teacher_feats = teacher_feats.detach()
+        if self.normalize:
+            student_feats, teacher_feats = (F.normalize(x, dim=1)
+                                            for x in (student_feats, teacher_feats.to(student_feats.dtype)))
+        return F.mse_loss(student_feats, teacher_feats, reduction='mean')

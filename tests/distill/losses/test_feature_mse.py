@@ -42,3 +42,14 @@ def test_gradient_reaches_student_only():
     LOSSES.build(dict(type='FeatureMSELoss'))(s, t).backward()
     torch.testing.assert_close(s.grad, 2 * (s - t).detach() / 12)
     assert t.grad is None
+
+
+def test_normalized_embeddings_by_hand():
+    """``normalize=True``: 2 (1 - cos) / C per sample, averaged; the scale of either is ignored."""
+    s = torch.tensor([[3.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    t = torch.tensor([[1.0, 1.0], [0.0, 5.0]], dtype=torch.float64)
+    loss = LOSSES.build(dict(type='FeatureMSELoss', normalize=True))(s, t)
+    cos = 2 ** -0.5  # first row at 45 degrees, second identical in direction
+    assert loss.item() == pytest.approx((2 * (1 - cos) / 2 + 0.0) / 2, rel=1e-12)
+    assert LOSSES.build(dict(type='FeatureMSELoss', normalize=True))(s * 7, t).item() == \
+        pytest.approx(loss.item(), rel=1e-12)
