@@ -48,6 +48,7 @@ def test_config_names_registered_types(name):
                 import_attribute(spec['model']['factory'], where)
         else:
             assert_registered(MODELS, spec['model']['type'], where)
+            assert_arguments_accepted(spec['model'], where)
     for loss, spec in ((cfg.model.get('distiller') or {}).get('losses') or {}).items():
         assert_registered(LOSSES, spec['type'], f'{name}: model.distiller.losses.{loss}')
     for split in ('train', 'val', 'test'):
@@ -104,6 +105,17 @@ def option_exists(cfg, option: str) -> bool:
         return True
     cls = registered_class(node.get('type'))
     return cls is not None and key in inspect.signature(cls).parameters
+
+
+def assert_arguments_accepted(node: dict, where: str) -> None:
+    """Every key of a registered model's config is an argument of its class (a key left over
+    from a ``_base_`` teacher of another type fails here, not when the teacher is built)."""
+    cls = registered_class(node.get('type'))
+    parameters = inspect.signature(cls).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = sorted(set(node) - {'type', '_delete_'} - set(parameters))
+    assert not unknown, f'{where}: {node["type"]} takes no {unknown}'
 
 
 def registered_class(name):

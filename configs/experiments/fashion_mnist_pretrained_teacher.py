@@ -9,7 +9,8 @@ seeds = [0, 1, 2]
 methods = 'work_dirs/experiments/fashion_mnist_methods'
 teacher_run = 'teacher (EfficientNet-Lite0 probe)'
 runs = [
-    dict(name='teacher (ResNet, from scratch)', config='configs/fashion_mnist/resnet_teacher_fmnist.py',
+    dict(name='teacher (ResNet, from scratch)',
+         config='configs/fashion_mnist/resnet_teacher_fmnist.py',
          work_dir='work_dirs/fashion_mnist/resnet_teacher', reuse=True, seeds=None),
     dict(name=teacher_run, config='configs/fashion_mnist/effnet_probe_fmnist.py',
          work_dir='work_dirs/fashion_mnist/effnet_probe', reuse=True, seeds=None),

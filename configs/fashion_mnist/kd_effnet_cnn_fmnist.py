@@ -5,8 +5,9 @@
 _base_ = ['./kd_cnn_fmnist.py', '../_base_/models/efficientnet_lite0.py']
 # Written by `python tools/train.py configs/fashion_mnist/effnet_probe_fmnist.py --work-dir
 # work_dirs/fashion_mnist/effnet_probe` (the experiment points here too).
-teacher_cfg = dict(type='PretrainedClassifier', backbone={{_base_.efficientnet_lite0}},
-                   head_name='_fc', inputs={{_base_.efficientnet_inputs}})
+teacher_cfg = dict(_delete_=True, type='PretrainedClassifier',
+                   backbone={{_base_.efficientnet_lite0}}, head_name='_fc',
+                   inputs={{_base_.efficientnet_inputs}})
 teacher_cache_dir = 'work_dirs/teacher_cache/fashion_mnist_effnet_probe'
 model = dict(
     teachers=dict(teacher=dict(model=teacher_cfg,

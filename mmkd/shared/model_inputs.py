@@ -36,8 +36,9 @@ class ImageInputs(nn.Module):
     def __init__(self, size: Union[int, Sequence[int], None] = None, channels: int = 3,
                  mean: Number = 0.0, std: Number = 1.0) -> None:
         super().__init__()
-        self.size = None if size is None else (
-            (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(s) for s in size))
+        if size is not None:
+            size = (size, size) if isinstance(size, (int, float)) else size
+        self.size = None if size is None else tuple(int(s) for s in size)
         self.channels = channels
         mean_t, std_t = (torch.as_tensor(v, dtype=torch.float32).reshape(-1, 1, 1)
                          for v in (mean, std))

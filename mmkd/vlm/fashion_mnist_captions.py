@@ -1,10 +1,11 @@
 """Fashion-MNIST as image-caption pairs, for CLIP students taught by real pretrained towers.
 
 Each image gets a caption of its class from one of many templates, with attributes only where
-they are true: the item's kind (every T-shirt is clothing, every sandal footwear) and, when the
-image says so, its shade (the mean grey of the item's pixels: ``dark`` below 0.5, ``light``
-above 0.75; about a quarter of the images each). Training captions are drawn anew on every access from ``TRAIN_TEMPLATES`` (from
-torch's global RNG, so the teacher-output cache replays them). Validation and test captions,
+they are true: the item's kind (every T-shirt is a piece of clothing, every sandal a shoe) and,
+when the image says so, its shade (the mean grey of the item's pixels: ``dark`` below 0.5,
+``light`` above 0.75; about a quarter of the images each). Training captions are drawn anew on
+every access from ``TRAIN_TEMPLATES`` (from torch's global RNG, so the teacher-output cache
+replays them). Validation and test captions,
 and the zero-shot prompts in ``metainfo['templates']``, are paraphrases held out from training
 (``HELD_OUT_TEMPLATES``): a student is measured on wording it never saw.
 """

@@ -108,7 +108,8 @@ def test_image_inputs_resize_grey_to_rgb_and_normalise():
     grey = torch.full((2, 1, 28, 28), 0.75)
     out = ImageInputs(size=64, channels=3, mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 1.0))(grey)
     assert out.shape == (2, 3, 64, 64)
-    assert torch.allclose(out[:, 0], torch.tensor(0.5)) and torch.allclose(out[:, 1], torch.tensor(2.0))
+    assert torch.allclose(out[:, 0], torch.tensor(0.5))
+    assert torch.allclose(out[:, 1], torch.tensor(2.0))
     assert torch.allclose(out[:, 2], torch.tensor(0.75))
     with pytest.raises(InvalidValueError, match=r'ImageInputs: images have 2 channels'):
         ImageInputs(size=64)(torch.zeros(1, 2, 8, 8))

@@ -106,6 +106,25 @@ def test_retrieval_identical_captions_count_as_correct():
     assert results['retrieval/t2i_R@1'] == pytest.approx(100.0)
 
 
+def test_retrieval_with_class_positives():
+    """``positives='label'``: any caption of the image's class is a hit. Images 0 and 1 are
+    class 0 under two templates, image 2 class 1; image 1's best text is image 0's caption."""
+    images = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    texts = torch.tensor([[1.0, 0.05], [0.2, 1.0], [0.0, 1.0]])
+    preds = [dict(image_embeds=i, text_embeds=t, gt_label=torch.tensor(label), text=f't{n}')
+             for n, (i, t, label) in enumerate(zip(images, texts, (0, 0, 1)))]
+    by_caption = evaluate(RetrievalRecall(topk=(1,)), [preds], [{}])
+    by_label = evaluate(RetrievalRecall(topk=(1,), positives='label'), [preds], [{}])
+    assert by_caption['retrieval/i2t_R@1'] == pytest.approx(200.0 / 3)  # image 1 picks text 0
+    assert by_label['retrieval/i2t_R@1'] == pytest.approx(100.0)
+    with pytest.raises(ValueError, match=r"RetrievalRecall.positives: expected 'caption' or "
+                                         r"'label', got 'class'"):
+        RetrievalRecall(positives='class')
+    with pytest.raises(KeyError, match=r'a prediction has no gt_label'):
+        evaluate(RetrievalRecall(positives='label'), [[dict(image_embeds=images[0],
+                                                             text_embeds=texts[0])]], [{}])
+
+
 def test_retrieval_rejects_missing_text_embeddings():
     with pytest.raises(KeyError, match='text_embeds'):
         RetrievalRecall().process(None, [dict(image_embeds=torch.zeros(4))])

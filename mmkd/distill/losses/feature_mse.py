@@ -33,6 +33,6 @@ class FeatureMSELoss(nn.Module):
         check_same_shape('student_feats', student_feats, 'teacher_feats', teacher_feats)
         teacher_feats = teacher_feats.detach()
         if self.normalize:
-            student_feats, teacher_feats = (F.normalize(x, dim=1)
-                                            for x in (student_feats, teacher_feats.to(student_feats.dtype)))
+            teacher_feats = F.normalize(teacher_feats.to(student_feats.dtype), dim=1)
+            student_feats = F.normalize(student_feats, dim=1)
         return F.mse_loss(student_feats, teacher_feats, reduction='mean')
