@@ -108,7 +108,8 @@ def _kd_loss_settings(cfg: Any, algorithm: torch.nn.Module) -> Dict[str, Any]:
                                 f'{sorted(losses)} and teachers {sorted(algorithm.teachers)}')
     name, loss = kd[0]
     (teacher, spec), = algorithm.teacher_specs.items()
-    if spec.inputs_field is not None or spec.inputs_key is not None or spec.preprocess:
+    if spec.inputs_field is not None or spec.inputs_key is not None or \
+            spec.preprocess_cfg is not None:
         raise InvalidValueError('--torchdistill: '
                                 f'model.teachers.{teacher}: torchdistill feeds the teacher the '
                                 "student's batch; this teacher reads another input (inputs="

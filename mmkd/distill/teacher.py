@@ -84,11 +84,15 @@ class TeacherSpec:
         """Whether the model comes from another library's factory or a Hugging Face folder."""
         return is_pretrained_source(self.model_cfg)
 
+    def source_files(self) -> list:
+        """The files a pretrained source's weights come from (none for a ``MODELS`` config)."""
+        if not self.is_pretrained_source:
+            return []
+        return weight_files(self.model_cfg, f'{self.where}.model')
+
     def weight_files(self) -> list:
-        """The files the teacher's weights come from: its checkpoint and its source's files."""
-        files = weight_files(self.model_cfg, f'{self.where}.model') if self.is_pretrained_source \
-            else []
-        return files + ([self.checkpoint] if self.checkpoint is not None else [])
+        """The files the teacher's weights come from: its source's files and its checkpoint."""
+        return self.source_files() + ([self.checkpoint] if self.checkpoint is not None else [])
 
     def build(self, student: nn.Module) -> nn.Module:
         """Build the teacher (or copy the student for an EMA teacher) and load its weights."""

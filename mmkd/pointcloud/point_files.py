@@ -106,12 +106,11 @@ def parse_off(path: str) -> Mesh:
         raise InvalidValueError(f'{path}: the header declares {nv} vertices and {nf} faces '
                                 f'({nv + nf} rows) but {len(rows)} rows follow')
     vertex_rows = rows[:nv]
-    width = 3 if keyword == 'OFF' else len(vertex_rows[0])
-    if width < 3 or any(len(row) != width for row in vertex_rows):
-        bad = next(i for i, row in enumerate(vertex_rows) if len(row) != width or width < 3)
+    width = 3 if keyword == 'OFF' else max(len(vertex_rows[0]), 3)
+    bad = next((i for i, row in enumerate(vertex_rows) if len(row) != width), None)
+    if bad is not None:
         raise InvalidValueError(f'{path}: vertex row {bad} has {len(vertex_rows[bad])} numbers, '
-                                f'expected {max(width, 3)} (does the header count the vertices '
-                                'right?)')
+                                f'expected {width} (does the header count the vertices right?)')
     vertices = np.asarray(_numbers(path, [t for row in vertex_rows for t in row], float,
                                    'vertex rows'), dtype=np.float64).reshape(nv, width)[:, :3]
     faces = []

@@ -2,7 +2,9 @@
 replayable from torch's seed), held-out paraphrases for validation, test and zero-shot."""
 import pytest
 import torch
+from mmengine.config import Config
 
+from conftest import REPO
 from mmkd.errors import InvalidValueError
 from mmkd.vlm import FashionMNISTCaptions
 from mmkd.vlm.fashion_mnist_captions import (CLASS_NAMES, HELD_OUT_TEMPLATES, TRAIN_TEMPLATES,
@@ -50,3 +52,12 @@ def test_evaluation_captions_and_prompts_are_held_out():
     assert test.metainfo['classes'] == CLASS_NAMES
     with pytest.raises(InvalidValueError, match=r'templates: expected templates that each contain'):
         FashionMNISTCaptions('val', num_samples=4, templates=['a photo.'])
+
+
+def test_config_prompts_are_the_datasets_held_out_ones():
+    """configs/_base_/fashion_mnist_clip.py spells the zero-shot classes and prompts out for the
+    model; they must stay the dataset's held-out ones."""
+    cfg = Config.fromfile(f'{REPO}/configs/_base_/fashion_mnist_clip.py')
+    metainfo = FashionMNISTCaptions('test', num_samples=1).metainfo
+    assert tuple(cfg.zero_shot['classes']) == metainfo['classes']
+    assert tuple(cfg.zero_shot['templates']) == metainfo['templates']

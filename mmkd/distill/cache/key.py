@@ -7,7 +7,6 @@ import os.path as osp
 from typing import Any, Dict, List, Mapping, Optional
 
 from mmkd.errors import InvalidValueError, MissingFileError, StateError
-from mmkd.shared.pretrained import weight_files
 from ..teacher import TeacherSpec
 
 MANIFEST = 'manifest.json'
@@ -82,7 +81,7 @@ def teacher_key(specs: Mapping[str, TeacherSpec], recorders: Mapping[str, Any],
         if spec.is_pretrained_source:
             teachers[name]['source_sha256'] = {
                 osp.basename(f): file_sha256(f, f'{spec.where}.model')
-                for f in weight_files(spec.model_cfg, f'{spec.where}.model')}
+                for f in spec.source_files()}
     return canonical_json(dict(teachers=teachers,
                            recorders={name: recorders.get(name, {}) for name in specs},
                            data_preprocessor=data_preprocessor))
