@@ -40,7 +40,11 @@ def fetch_cgal_scans(dest: str = DEFAULT_DEST) -> str:
         return data
     os.makedirs(dest, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest, prefix='.fetch-') as tmp:
-        _run(['apt-get', 'download', PACKAGE], cwd=tmp)
+        try:
+            _run(['apt-get', 'download', PACKAGE], cwd=tmp)
+        except StateError:  # no package lists yet on a fresh machine: read them, then once more
+            _run(['apt-get', 'update', '-qq'], cwd=tmp)
+            _run(['apt-get', 'download', PACKAGE], cwd=tmp)
         debs = [f for f in os.listdir(tmp) if f.endswith('.deb')]
         if len(debs) != 1:
             raise StateError(f'fetch_cgal_scans: expected one .deb in {tmp}, got {debs}')
